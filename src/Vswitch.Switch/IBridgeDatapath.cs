@@ -1,0 +1,85 @@
+using Vswitch.Datapath.Odp;
+using Vswitch.Interop.Linux;
+using Vswitch.Netdev;
+using Vswitch.Packets;
+using Vswitch.Switch.Normal;
+
+namespace Vswitch.Switch;
+
+/// <summary>One port of a datapath as the bridge sees it.</summary>
+/// <param name="PortNo">Datapath port number.</param>
+/// <param name="Name">Device name.</param>
+/// <param name="Type">Netdev type (<c>tap</c>, <c>afpacket</c>, <c>memory</c>, ...).</param>
+/// <param name="RxPackets">Packets received.</param>
+/// <param name="RxBytes">Bytes received.</param>
+/// <param name="TxPackets">Packets sent.</param>
+/// <param name="TxBytes">Bytes sent.</param>
+/// <param name="RxDropped">Packets dropped on receive.</param>
+/// <param name="TxDropped">Packets dropped on send.</param>
+public sealed record BridgeDatapathPort(uint PortNo, string Name, string Type,
+    ulong RxPackets = 0, ulong RxBytes = 0, ulong TxPackets = 0, ulong TxBytes = 0, ulong RxDropped = 0, ulong TxDropped = 0);
+
+/// <summary>A miss upcall: the packet's flow key and the packet itself (owned by the receiver from now on; may be null
+/// when the datapath sends the key only).</summary>
+/// <param name="Key">The extracted flow key (InPort = datapath port number).</param>
+/// <param name="Packet">The packet, owned by whoever received the upcall.</param>
+public readonly record struct BridgeUpcall(FlowKey Key, PacketBuffer? Packet);
+
+/// <summary>
+/// The seam between a <see cref="Bridge"/> and the datapath it owns: the subset of the datapath contract
+/// (OVS's dpif) the switch layer needs. The userspace datapath satisfies it through a thin adapter;
+/// <see cref="OfflineDatapath"/> is an in-memory implementation (flow table and ports, no packet I/O)
+/// for tests, traces and a switch running without a datapath.
+/// </summary>
+/// <remarks>
+/// All calls return an <see cref="Errno"/> and never throw for datapath errors. Unless stated, any thread may call
+/// any member; calls never block for long (flow and port operations are control-path operations).
+/// </remarks>
+public interface IBridgeDatapath : IDisposable
+{
+    /// <summary>Datapath name (e.g. the bridge name).</summary>
+    string Name { get; }
+
+    /// <summary>Datapath type, as <c>dpctl/show</c> prints it (e.g. <c>netdev</c>, <c>offline</c>).</summary>
+    string Type { get; }
+
+    /// <summary>
+    /// Opens the device <paramref name="name"/> with provider <paramref name="type"/> and <paramref name="options"/> and adds it
+    /// as a port. On success <paramref name="portNo"/> is its number. Errors: <c>EEXIST</c> (a port of that name exists),
+    /// <c>EINVAL</c> (bad type or options; <paramref name="error"/> says why), <c>ENODEV</c> (no such device), others from the
+    /// provider. Nothing is added on error.
+    /// </summary>
+    Errno AddPort(string name, string type, NetdevOptions options, out uint portNo, out string? error);
+
+    /// <summary>Removes port <paramref name="portNo"/> and closes its device. <c>ENOENT</c> when there is no such port.
+    /// Flows that output to it stay until revalidated.</summary>
+    Errno DeletePort(uint portNo);
+
+    /// <summary>The ports with their counters, by ascending number.</summary>
+    IReadOnlyList<BridgeDatapathPort> ListPorts();
+
+    /// <summary>
+    /// Installs a flow (<paramref name="modify"/> false: <c>EEXIST</c> when a flow with this key and mask exists) or changes
+    /// the actions of an existing one (<paramref name="modify"/> true: <c>ENOENT</c> when none). <c>EFBIG</c> when the table is full.
+    /// </summary>
+    Errno PutFlow(in FlowKey key, in FlowKey mask, OdpActionList actions, bool modify);
+
+    /// <summary>Deletes the flow with this key and mask; <c>ENOENT</c> when there is none.</summary>
+    Errno DeleteFlow(in FlowKey key, in FlowKey mask);
+
+    /// <summary>A snapshot of the installed flows. <see cref="InstalledFlow.LastUsedMs"/> is on the monotonic clock given by
+    /// <see cref="MonotonicClock.NowMs"/> of the bridge's <see cref="TimeProvider"/>; a flow never hit reports its install time.</summary>
+    List<InstalledFlow> DumpFlows();
+
+    /// <summary>
+    /// Runs <paramref name="actions"/> on <paramref name="packet"/> as if it had arrived on <paramref name="inPort"/>. Takes ownership
+    /// of the packet whatever the result.
+    /// </summary>
+    Errno Execute(PacketBuffer packet, uint inPort, OdpActionList actions);
+
+    /// <summary>
+    /// Waits up to <paramref name="timeoutMs"/> for a miss upcall. <c>EAGAIN</c> on timeout. The caller owns the upcall's packet.
+    /// Called by the bridge's single handler thread.
+    /// </summary>
+    Errno ReceiveUpcall(int timeoutMs, out BridgeUpcall upcall);
+}
