@@ -218,7 +218,8 @@ public static class NormalForwarding
     private static OdpActionList Translate(in FlowKey key, int vlan, List<NormalPort> outputs, ref FlowKey mask, out List<uint> order)
     {
         bool tagged = (key.Vlan0Tci & FlowKey.VlanCfi) != 0;
-        int? currentVid = tagged ? key.Vlan0Tci & VidMask : null;
+        int? receivedVid = tagged ? key.Vlan0Tci & VidMask : null;
+        int? currentVid = receivedVid;
         int pcp = tagged ? key.Vlan0Tci >> 13 : 0;
         ushort tpid = tagged && key.Vlan0Tpid != 0 ? key.Vlan0Tpid : (ushort)0x8100;
 
@@ -226,7 +227,7 @@ public static class NormalForwarding
         order = new List<uint>(outputs.Count);
         // Group 1: ports that take the frame exactly as it is now.
         foreach (var p in outputs)
-            if (p.Vlan.OutputVid(vlan) == currentVid) { actions.Add(new OutputAction(p.PortNo)); order.Add(p.PortNo); }
+            if (p.Vlan.OutputVid(vlan) == receivedVid) { actions.Add(new OutputAction(p.PortNo)); order.Add(p.PortNo); }
         // Other treatments, untagged first, then tagged (only two are possible for one VLAN).
         foreach (bool wantTagged in (ReadOnlySpan<bool>)[false, true])
         {
@@ -234,7 +235,7 @@ public static class NormalForwarding
             foreach (var p in outputs)
             {
                 int? need = p.Vlan.OutputVid(vlan);
-                if (need == currentVid || (need is not null) != wantTagged) continue;
+                if (need == receivedVid || (need is not null) != wantTagged) continue;
                 if (!transitioned)
                 {
                     if (currentVid is not null) actions.Add(PopVlanAction.Instance);
