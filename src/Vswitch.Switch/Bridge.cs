@@ -98,6 +98,9 @@ public sealed class Bridge : IDisposable
     /// <summary>The MAC learning table.</summary>
     public MacLearningTable Macs { get; }
 
+    /// <summary>Now on the bridge's monotonic clock, in ms (the clock of <see cref="InstalledFlow.LastUsedMs"/>).</summary>
+    public long NowMs => MonotonicClock.NowMs(_time);
+
     /// <summary>Current settings.</summary>
     public BridgeSettings Settings => Volatile.Read(ref _settings);
 
