@@ -39,11 +39,11 @@ public sealed class StateStore
     /// <summary>Saves <paramref name="config"/> atomically. Throws <see cref="IOException"/> naming the file on failure (the old state stays).</summary>
     public void Save(SwitchConfig config, string? configDigest)
     {
-        System.IO.Directory.CreateDirectory(Directory);
-        File.SetUnixFileMode(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var tmp = Path.Combine(Directory, $".state.json.{Environment.ProcessId}.tmp");
         try
         {
+            System.IO.Directory.CreateDirectory(Directory);
+            File.SetUnixFileMode(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
             {
                 var bytes = System.Text.Encoding.UTF8.GetBytes(ConfigLoader.ToJson(config, configDigest));

@@ -1,0 +1,177 @@
+using Vswitch.Daemon.Config;
+using Vswitch.Switch;
+
+namespace Vswitch.Daemon.Tests;
+
+public class DaemonTests
+{
+    private static SwitchDaemon Start(TempDir dir, string? config = null) => new(new SwitchDaemonOptions
+    {
+        StateDirectory = dir.File("state"),
+        ConfigFile = config,
+        StartThreads = false,
+    });
+
+    private static string Ok(SwitchDaemon d, string cmd, params string[] args)
+    {
+        var r = d.Execute(cmd, args);
+        Assert.True(r.Ok, $"{cmd} {string.Join(' ', args)}: {r.Error}");
+        Assert.Equal(0, r.ExitCode);
+        return r.Output;
+    }
+
+    [Fact]
+    public void ChangesArePersistedAndRestored()
+    {
+        using var dir = new TempDir();
+        using (var d = Start(dir))
+        {
+            Ok(d, "add-br", "br0");
+            Ok(d, "add-port", "br0", "p1", "type=tap", "iface=tap7", "queues=2");
+            Ok(d, "add-port", "br0", "p2", "tag=10");
+            Ok(d, "add-port", "br0", "p3", "trunks=10,20");
+            Ok(d, "set-port", "br0", "p1", "queues=4");
+            Ok(d, "del-port", "br0", "p3");
+        }
+        Assert.True(File.Exists(dir.File("state/state.json")));
+        Assert.Empty(Directory.GetFiles(dir.File("state"), "*.tmp"));
+        using (var d = Start(dir))
+        {
+            var br = Assert.Single(d.Bridges);
+            Assert.Equal(["p1", "p2"], br.Ports.Select(p => p.Name));
+            Assert.Equal("iface=tap7,queues=4", br.FindPort("p1")!.Spec.Options.ToString());
+            Assert.Equal(10, br.FindPort("p2")!.Spec.Vlan.Tag);
+            Assert.Contains("tag: 10", Ok(d, "show"));
+            Assert.Equal("tap7\n", Ok(d, "netdev-tap/get-tapname", "p1"));
+        }
+    }
+
+    [Theory]
+    [InlineData("add-br", new[] { "br0" }, "already exists")]
+    [InlineData("add-br", new[] { "bad/name" }, "invalid")]
+    [InlineData("del-br", new[] { "nope" }, "no bridge")]
+    [InlineData("add-port", new[] { "nope", "p9" }, "no bridge")]
+    [InlineData("add-port", new[] { "br0", "p1" }, "already exists")]
+    [InlineData("add-port", new[] { "br0", "p9", "tag=0" }, "1..4095")]
+    [InlineData("add-port", new[] { "br0", "p9", "tag=5", "trunks=6" }, "access")]
+    [InlineData("add-port", new[] { "br0", "p9", "noequals" }, "OPTION=VALUE")]
+    [InlineData("add-port", new[] { "br0", "p9", "a=1", "a=2" }, "twice")]
+    [InlineData("add-port", new[] { "br0", "p9", "trunks=1,x" }, "'x'")]
+    [InlineData("del-port", new[] { "br0", "p9" }, "no port")]
+    [InlineData("set-port", new[] { "br0", "p1", "vlan_mode=sideways" }, "vlan_mode")]
+    [InlineData("set-port", new[] { "br0", "p1", "missing=" }, "no option")]
+    [InlineData("set-port", new[] { "br0", "p9", "tag=3" }, "no port")]
+    [InlineData("fdb/show", new[] { "nope" }, "no such bridge")]
+    [InlineData("netdev-tap/get-tapname", new[] { "p1" }, "not tap")]
+    [InlineData("vlog/set", new[] { "bridge:dbg", "nosuch:info" }, "nosuch")]
+    [InlineData("ofproto/trace", new[] { "br0", "in_port(1),bogus(2)" }, "bogus")]
+    [InlineData("show", new[] { "extra" }, "argument")]
+    [InlineData("no-such-command", new string[0], "not a valid command")]
+    public void BadCommandsChangeNothingAndSayWhy(string cmd, string[] args, string expected)
+    {
+        using var dir = new TempDir();
+        using var d = Start(dir);
+        Ok(d, "add-br", "br0");
+        Ok(d, "add-port", "br0", "p1", "tag=10");
+        var before = File.ReadAllText(dir.File("state/state.json"));
+        var show = Ok(d, "show");
+        var levels = Ok(d, "vlog/list");
+        var r = d.Execute(cmd, args);
+        Assert.False(r.Ok);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains(expected, r.Error);
+        Assert.Equal(before, File.ReadAllText(dir.File("state/state.json")));
+        Assert.Equal(show, Ok(d, "show"));
+        Assert.Equal(levels, Ok(d, "vlog/list"));
+        Assert.Equal(["p1"], d.Bridges.Single().Ports.Select(p => p.Name));
+    }
+
+    [Fact]
+    public void ConfigFileSeedsTheStateAndStateWinsUntilTheFileChanges()
+    {
+        using var dir = new TempDir();
+        var cfg = dir.File("switch.yaml");
+        File.WriteAllText(cfg, "bridges:\n  - name: br0\n    ports:\n      - name: p1\n");
+        using (var d = Start(dir, cfg))
+        {
+            Assert.Equal(["p1"], d.Bridges.Single().Ports.Select(p => p.Name));
+            Ok(d, "add-port", "br0", "p2");
+        }
+        using (var d = Start(dir, cfg))   // same file: the saved state (with p2) is restored
+            Assert.Equal(["p1", "p2"], d.Bridges.Single().Ports.Select(p => p.Name));
+        File.WriteAllText(cfg, "bridges:\n  - name: br1\n");
+        using (var d = Start(dir, cfg))   // the file changed: it is applied
+            Assert.Equal("br1", d.Bridges.Single().Name);
+    }
+
+    [Fact]
+    public void InvalidConfigFileRefusesToStartAndKeepsState()
+    {
+        using var dir = new TempDir();
+        using (var d = Start(dir)) Ok(d, "add-br", "br0");
+        var before = File.ReadAllText(dir.File("state/state.json"));
+        var cfg = dir.File("bad.yaml");
+        File.WriteAllText(cfg, "bridges:\n  - name: br0\n    ports:\n      - name: p1\n        tag: many\n");
+        var ex = Assert.Throws<ConfigException>(() => Start(dir, cfg));
+        Assert.Contains($"{cfg}:5:", ex.Message);
+        Assert.Contains("tag", ex.Message);
+        Assert.Equal(before, File.ReadAllText(dir.File("state/state.json")));
+    }
+
+    [Fact]
+    public void FailedSaveUndoesTheChange()
+    {
+        using var dir = new TempDir();
+        using var d = Start(dir);
+        Ok(d, "add-br", "br0");
+        Ok(d, "add-port", "br0", "p1");
+        // Make the state directory unusable (a regular file where the directory was): saving must fail.
+        Directory.Delete(dir.File("state"), recursive: true);
+        File.WriteAllText(dir.File("state"), "not a directory");
+        var r = d.Execute("add-port", "br0", "p2");
+        Assert.False(r.Ok);
+        Assert.Contains("cannot save state", r.Error);
+        Assert.Contains("undone", r.Error);
+        Assert.Equal(["p1"], d.Bridges.Single().Ports.Select(p => p.Name));
+        Assert.Equal(["p1"], d.Config.Bridges.Single().Ports.Select(p => p.Name));
+        r = d.Execute("add-br", "br1");
+        Assert.False(r.Ok);
+        Assert.Single(d.Bridges);
+    }
+
+    [Fact]
+    public void WithoutStateDirNothingIsWritten()
+    {
+        using var d = new SwitchDaemon(new SwitchDaemonOptions { StateDirectory = null, StartThreads = false });
+        Assert.True(d.Execute("add-br", "br0").Ok);
+        Assert.Single(d.Bridges);
+    }
+
+    [Fact]
+    public void FdbAndDpctlCommandsSeeTheBridges()
+    {
+        using var dir = new TempDir();
+        using var d = Start(dir);
+        Ok(d, "add-br", "br0");
+        Ok(d, "add-port", "br0", "p1");
+        Ok(d, "add-port", "br0", "p2");
+        var br = d.Bridges.Single();
+        var key = default(Packets.FlowKey);
+        key.InPort = br.FindPort("p1")!.PortNo;
+        key.EthSrc = Packets.MacAddress.Parse("02:00:00:00:00:01");
+        key.EthDst = Packets.MacAddress.Broadcast;
+        key.EthType = 0x0806;
+        br.HandleUpcall(key, null);
+        var fdb = Ok(d, "fdb/show", "br0");
+        Assert.Contains("02:00:00:00:00:01", fdb);
+        Assert.Contains("p1", fdb);
+        var flows = Ok(d, "dpctl/dump-flows");
+        Assert.Contains("in_port(1),eth(src=02:00:00:00:00:01,dst=ff:ff:ff:ff:ff:ff),eth_type(0x0806), packets:0, bytes:0, used:never, actions:2", flows);
+        Assert.Contains("flows: 1", Ok(d, "dpctl/show"));
+        Assert.Contains("table successfully flushed", Ok(d, "fdb/flush", "br0"));
+        Assert.DoesNotContain("02:00:00:00:00:01", Ok(d, "fdb/show", "br0"));
+        Assert.Contains("upcall_miss", Ok(d, "coverage/show"));
+        Ok(d, "del-br", "br0");
+        Assert.Empty(d.Bridges);
+    }
+}
