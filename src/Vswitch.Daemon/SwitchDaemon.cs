@@ -198,6 +198,7 @@ public sealed class SwitchDaemon : IBridgeSet, IDisposable
         c.Register("set-port", "BR PORT OPTION=VALUE...", 3, int.MaxValue,
             "change a port: type=, tag=, trunks=, vlan_mode=, or provider options (OPTION= removes one)", SetPort);
         c.Register("show", "", 0, 0, "show bridges and ports", inv => Show(inv.Output));
+        RegisterDpctlConfigCommands();
     }
 
     private static bool ValidateVlog(string spec, out string? error)
@@ -350,19 +351,98 @@ public sealed class SwitchDaemon : IBridgeSet, IDisposable
         var args = inv.Args.ToList();
         bool mayExist = args.Remove("--may-exist");
         if (args.Count < 2) throw new CommandException("add-port: usage: add-port BR PORT [type=T] [OPTION=VALUE...]");
-        var (brName, portName) = (args[0], args[1]);
+        AddPortCore("add-port", args[0], args[1], args.Skip(2), mayExist);
+    }
+
+    private void AddPortCore(string command, string brName, string portName, IEnumerable<string> settings, bool mayExist)
+    {
         var br = RequireBridge(brName);
-        if (ConfigNames.Check(portName, "port") is { } problem) throw new CommandException($"add-port: {problem}");
+        if (ConfigNames.Check(portName, "port") is { } problem) throw new CommandException($"{command}: {problem}");
         if (_config.FindBridgeOfPort(portName) is { } owner)
         {
             if (mayExist && owner.Name == brName) return;
-            throw new CommandException($"add-port: port \"{portName}\" already exists on bridge \"{owner.Name}\"");
+            throw new CommandException($"{command}: port \"{portName}\" already exists on bridge \"{owner.Name}\"");
         }
-        if (_config.FindBridge(portName) is not null) throw new CommandException($"add-port: \"{portName}\" is a bridge name");
-        var port = ParsePortArgs("add-port", new PortConfig(portName, PortConfig.DefaultType, [], null, [], null), args.Skip(2), isSet: false);
+        if (_config.FindBridge(portName) is not null) throw new CommandException($"{command}: \"{portName}\" is a bridge name");
+        var port = ParsePortArgs(command, new PortConfig(portName, PortConfig.DefaultType, [], null, [], null), settings, isSet: false);
         var bridge = _bridges[brName];
         bridge.AddPort(port.ToSpec());   // throws BridgeException (nothing changed) when the datapath refuses
         Commit(_config.WithBridge(br with { Ports = [.. br.Ports, port] }), () => bridge.DeletePort(portName));
+    }
+
+    /// <summary>ovs-dpctl's interface argument: <c>NETDEV[,OPTION=VALUE...]</c>.</summary>
+    private static (string Name, string[] Settings) SplitInterface(string arg)
+    {
+        var parts = arg.Split(',');
+        return (parts[0], parts[1..]);
+    }
+
+    private static string DatapathName(string dp)
+    {
+        int at = dp.IndexOf('@');
+        return at >= 0 ? dp[(at + 1)..] : dp;
+    }
+
+    private void RegisterDpctlConfigCommands()
+    {
+        var c = Commands;
+        c.Register("dpctl/add-dp", "DP [NETDEV[,OPTION=VALUE...]...]", 1, int.MaxValue, "create datapath DP (a bridge) with the given ports", inv =>
+        {
+            var name = DatapathName(inv.Args[0]);
+            var ifaces = inv.Args.Skip(1).Select(SplitInterface).ToList();
+            var dupe = ifaces.GroupBy(i => i.Name).FirstOrDefault(g => g.Count() > 1);
+            if (dupe is not null) throw new CommandException($"dpctl/add-dp: interface {dupe.Key} given twice");
+            foreach (var (n, settings) in ifaces)   // validate everything before changing anything
+            {
+                if (ConfigNames.Check(n, "port") is { } problem) throw new CommandException($"dpctl/add-dp: {problem}");
+                if (_config.FindBridgeOfPort(n) is { } owner) throw new CommandException($"dpctl/add-dp: port \"{n}\" already exists on bridge \"{owner.Name}\"");
+                ParsePortArgs("dpctl/add-dp", new PortConfig(n, PortConfig.DefaultType, [], null, [], null), settings, isSet: false);
+            }
+            AddBridge(name, mayExist: false);
+            try
+            {
+                foreach (var (n, settings) in ifaces) AddPortCore("dpctl/add-dp", name, n, settings, mayExist: false);
+            }
+            catch
+            {
+                DeleteBridge(name, ifExists: true);
+                throw;
+            }
+        });
+        c.Register("dpctl/del-dp", "DP", 1, 1, "delete datapath DP (its bridge and ports)", inv => DeleteBridge(DatapathName(inv.Args[0]), ifExists: false));
+        c.Register("dpctl/add-if", "DP NETDEV[,OPTION=VALUE...]...", 2, int.MaxValue, "add ports to DP", inv =>
+        {
+            var dp = DatapathName(inv.Args[0]);
+            RequireBridge(dp);
+            var added = new List<string>();
+            try
+            {
+                foreach (var arg in inv.Args.Skip(1))
+                {
+                    var (n, settings) = SplitInterface(arg);
+                    AddPortCore("dpctl/add-if", dp, n, settings, mayExist: false);
+                    added.Add(n);
+                }
+            }
+            catch
+            {
+                foreach (var n in added) RemovePortCore(n);
+                throw;
+            }
+        });
+        c.Register("dpctl/set-if", "DP NETDEV,OPTION=VALUE...", 2, 2, "change a port's options", inv =>
+        {
+            var (n, settings) = SplitInterface(inv.Args[1]);
+            if (settings.Length == 0) throw new CommandException("dpctl/set-if: nothing to set (NETDEV,OPTION=VALUE...)");
+            SetPortCore("dpctl/set-if", DatapathName(inv.Args[0]), n, settings);
+        });
+        c.Register("dpctl/del-if", "DP NETDEV...", 2, int.MaxValue, "remove ports from DP", inv =>
+        {
+            var br = RequireBridge(DatapathName(inv.Args[0]));
+            foreach (var n in inv.Args.Skip(1))
+                if (!br.Ports.Any(p => p.Name == n)) throw new CommandException($"dpctl/del-if: {br.Name} has no port {n}");
+            foreach (var n in inv.Args.Skip(1)) RemovePortCore(n);
+        });
     }
 
     private void DeletePort(CommandInvocation inv)
@@ -383,6 +463,12 @@ public sealed class SwitchDaemon : IBridgeSet, IDisposable
             if (ifExists) return;
             throw new CommandException($"del-port: no port named \"{portName}\"");
         }
+        RemovePortCore(portName);
+    }
+
+    private void RemovePortCore(string portName)
+    {
+        var owner = _config.FindBridgeOfPort(portName) ?? throw new CommandException($"no port named \"{portName}\"");
         var bridge = _bridges[owner.Name];
         var port = owner.Ports.First(p => p.Name == portName);
         if (bridge.FindPort(portName) is not null) bridge.DeletePort(portName);
@@ -393,13 +479,14 @@ public sealed class SwitchDaemon : IBridgeSet, IDisposable
         _portErrors.Remove(portName);
     }
 
-    private void SetPort(CommandInvocation inv)
+    private void SetPort(CommandInvocation inv) => SetPortCore("set-port", inv.Args[0], inv.Args[1], inv.Args.Skip(2));
+
+    private void SetPortCore(string command, string brName, string portName, IEnumerable<string> settings)
     {
-        var br = RequireBridge(inv.Args[0]);
-        var portName = inv.Args[1];
+        var br = RequireBridge(brName);
         var old = br.Ports.FirstOrDefault(p => p.Name == portName)
-            ?? throw new CommandException($"set-port: bridge \"{br.Name}\" has no port \"{portName}\"");
-        var updated = ParsePortArgs("set-port", old, inv.Args.Skip(2), isSet: true);
+            ?? throw new CommandException($"{command}: bridge \"{br.Name}\" has no port \"{portName}\"");
+        var updated = ParsePortArgs(command, old, settings, isSet: true);
         var bridge = _bridges[br.Name];
         if (bridge.FindPort(portName) is null)
         {

@@ -174,4 +174,38 @@ public class DaemonTests
         Ok(d, "del-br", "br0");
         Assert.Empty(d.Bridges);
     }
+
+    [Fact]
+    public void DpctlInterfaceVerbsUseOvsDpctlSyntax()
+    {
+        using var dir = new TempDir();
+        using var d = Start(dir);
+        Ok(d, "dpctl/add-dp", "dp0", "p1,type=tap,iface=tap9", "p2");
+        var br = d.Bridges.Single();
+        Assert.Equal("dp0", br.Name);
+        Assert.Equal("tap", br.FindPort("p1")!.Spec.Type);
+        Assert.Equal("iface=tap9", br.FindPort("p1")!.Spec.Options.ToString());
+        Ok(d, "dpctl/add-if", "offline@dp0", "p3,tag=7");
+        Ok(d, "dpctl/set-if", "dp0", "p3,tag=8");
+        Assert.Equal(8, br.FindPort("p3")!.Spec.Vlan.Tag);
+        Assert.Contains("offline@dp0", Ok(d, "dpctl/dump-dps"));
+        Assert.Contains("port 3: p3 (afpacket)", Ok(d, "dpctl/show"));
+        Ok(d, "dpctl/del-if", "dp0", "p2");
+        Assert.Equal(["p1", "p3"], br.Ports.Select(p => p.Name));
+
+        var before = File.ReadAllText(dir.File("state/state.json"));
+        var r = d.Execute("dpctl/add-if", "dp0", "p4", "p1");   // p1 exists: p4 must not stay behind
+        Assert.False(r.Ok);
+        Assert.Null(br.FindPort("p4"));
+        Assert.Equal(before, File.ReadAllText(dir.File("state/state.json")));
+        r = d.Execute("dpctl/add-dp", "dp1", "p5", "p5");
+        Assert.False(r.Ok);
+        Assert.Single(d.Bridges);
+        r = d.Execute("dpctl/del-if", "dp0", "p1", "nope");
+        Assert.False(r.Ok);
+        Assert.NotNull(br.FindPort("p1"));
+
+        Ok(d, "dpctl/del-dp", "dp0");
+        Assert.Empty(d.Bridges);
+    }
 }
