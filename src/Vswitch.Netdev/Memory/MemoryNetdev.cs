@@ -72,7 +72,7 @@ public sealed class MemoryNetdev : Netdev
             _rx[i] = new MemoryRxQueue(this, i, new PacketRing(options.Capacity), eventFds[i]);
             _tx[i] = new MemoryTxQueue(this, i);
         }
-        _capture = new PacketRing(Math.Min(MemoryNetdevOptions.MaxCapacity, options.Capacity * options.Queues));
+        _capture = new PacketRing((int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Min(MemoryNetdevOptions.MaxCapacity, options.Capacity * options.Queues)));
     }
 
     internal static Errno Create(MemoryNetdevProvider provider, string name, NetdevOptions raw, MemoryNetdevOptions options, PacketPool pool,
