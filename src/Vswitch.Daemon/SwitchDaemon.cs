@@ -188,7 +188,10 @@ public sealed class SwitchDaemon : IBridgeSet, IDisposable
         {
             var (bridge, port) = FindPort(inv.Args[0]);
             if (port.Type != "tap") throw new CommandException($"port {port.Name} on bridge {bridge.Name} is of type {port.Type}, not tap");
-            inv.Output.WriteLine(port.Options.FirstOrDefault(o => o.Key == "iface").Value ?? port.Name);
+            string? kernel = null;
+            if (_bridges.TryGetValue(bridge.Name, out var rb) && rb.FindPort(port.Name) is { } rp)
+                kernel = rb.Datapath.ListPorts().FirstOrDefault(p => p.PortNo == rp.PortNo)?.InterfaceName;
+            inv.Output.WriteLine(kernel ?? port.Options.FirstOrDefault(o => o.Key == "iface").Value ?? port.Name);
         });
         c.Register("add-br", "[--may-exist] BR", 1, 2, "add bridge BR", inv => AddBridge(Flags(inv, "--may-exist", out var may), may));
         c.Register("del-br", "[--if-exists] BR", 1, 2, "delete bridge BR and its ports", inv => DeleteBridge(Flags(inv, "--if-exists", out var ife), ife));

@@ -16,8 +16,10 @@ namespace Vswitch.Switch;
 /// <param name="TxBytes">Bytes sent.</param>
 /// <param name="RxDropped">Packets dropped on receive.</param>
 /// <param name="TxDropped">Packets dropped on send.</param>
+/// <param name="InterfaceName">The kernel interface behind the port (e.g. the tap device's name), when there is one.</param>
 public sealed record BridgeDatapathPort(uint PortNo, string Name, string Type,
-    ulong RxPackets = 0, ulong RxBytes = 0, ulong TxPackets = 0, ulong TxBytes = 0, ulong RxDropped = 0, ulong TxDropped = 0);
+    ulong RxPackets = 0, ulong RxBytes = 0, ulong TxPackets = 0, ulong TxBytes = 0, ulong RxDropped = 0, ulong TxDropped = 0,
+    string? InterfaceName = null);
 
 /// <summary>A miss upcall: the packet's flow key and the packet itself (owned by the receiver from now on; may be null
 /// when the datapath sends the key only).</summary>
