@@ -69,7 +69,7 @@ public class ControlSocketTests
         Assert.Contains("args", e);
     }
 
-    private static string? FindVswitchDll()
+    internal static string? FindVswitchDll()
     {
         // tests/Vswitch.Daemon.Tests/bin/<Config>/net10.0 -> src/Vswitch.Cli/bin/<Config>/net10.0/vswitch.dll
         var baseDir = AppContext.BaseDirectory.TrimEnd('/');
