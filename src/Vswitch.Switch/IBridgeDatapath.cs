@@ -21,6 +21,13 @@ public sealed record BridgeDatapathPort(uint PortNo, string Name, string Type,
     ulong RxPackets = 0, ulong RxBytes = 0, ulong TxPackets = 0, ulong TxBytes = 0, ulong RxDropped = 0, ulong TxDropped = 0,
     string? InterfaceName = null);
 
+/// <summary>Datapath-wide counters, as <c>dpctl/show</c> prints them.</summary>
+/// <param name="Hit">Packets that matched a flow.</param>
+/// <param name="Missed">Packets that matched no flow (upcalls).</param>
+/// <param name="Lost">Upcalls dropped (queue full or nobody listening).</param>
+/// <param name="Flows">Installed flows.</param>
+public readonly record struct BridgeDatapathStats(ulong Hit, ulong Missed, ulong Lost, ulong Flows);
+
 /// <summary>A miss upcall: the packet's flow key and the packet itself (owned by the receiver from now on; may be null
 /// when the datapath sends the key only).</summary>
 /// <param name="Key">The extracted flow key (InPort = datapath port number).</param>
@@ -56,6 +63,9 @@ public interface IBridgeDatapath : IDisposable
     /// <summary>Removes port <paramref name="portNo"/> and closes its device. <c>ENOENT</c> when there is no such port.
     /// Flows that output to it stay until revalidated.</summary>
     Errno DeletePort(uint portNo);
+
+    /// <summary>Datapath-wide counters; false when the datapath keeps none (the caller then derives them).</summary>
+    bool TryGetStats(out BridgeDatapathStats stats);
 
     /// <summary>The ports with their counters, by ascending number.</summary>
     IReadOnlyList<BridgeDatapathPort> ListPorts();

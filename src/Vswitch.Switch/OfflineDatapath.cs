@@ -63,6 +63,13 @@ public sealed class OfflineDatapath : IBridgeDatapath
     }
 
     /// <inheritdoc/>
+    public bool TryGetStats(out BridgeDatapathStats stats)
+    {
+        stats = default;
+        return false;
+    }
+
+    /// <inheritdoc/>
     public IReadOnlyList<BridgeDatapathPort> ListPorts()
     {
         lock (_lock) return _ports.Values.ToArray();

@@ -88,8 +88,10 @@ public static class SwitchCommands
             var flows = b.Datapath.DumpFlows();
             var c = b.Counters;
             inv.Output.WriteLine($"{b.Datapath.Type}@{b.Datapath.Name}:");
-            inv.Output.WriteLine(string.Create(inv2, $"  lookups: hit:{flows.Sum(f => (long)f.Packets)} missed:{c.Upcalls} lost:0"));
-            inv.Output.WriteLine(string.Create(inv2, $"  flows: {flows.Count}"));
+            if (!b.Datapath.TryGetStats(out var st))
+                st = new BridgeDatapathStats((ulong)flows.Sum(f => (long)f.Packets), (ulong)c.Upcalls, 0, (ulong)flows.Count);
+            inv.Output.WriteLine(string.Create(inv2, $"  lookups: hit:{st.Hit} missed:{st.Missed} lost:{st.Lost}"));
+            inv.Output.WriteLine(string.Create(inv2, $"  flows: {st.Flows}"));
             foreach (var p in b.Datapath.ListPorts())
             {
                 var spec = b.FindPort(p.PortNo)?.Spec;
