@@ -140,4 +140,45 @@ public class ControlSocketTests
         Assert.NotEqual(0, exit);
         Assert.Contains("permission denied", stderr);
     }
+
+    private static (int Exit, string Stdout, string Stderr) RunCli(string dll, IDictionary<string, string>? env, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment.Remove(ControlClient.EnvironmentVariable);
+        if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(60_000)) { p.Kill(); throw new TimeoutException("client did not finish"); }
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    [Fact]
+    public void CliClientsUseTheEnvironmentPathAndTheDpctlShortcut()
+    {
+        var dll = FindVswitchDll();
+        if (dll is null) return;   // the vswitch executable was not built
+        using var dir = new TempDir();
+        using var d = NewDaemon();
+        var path = dir.File("ctl");
+        using var server = new ControlServer(path, d.Commands);
+        server.Start();
+        var env = new Dictionary<string, string> { [ControlClient.EnvironmentVariable] = path };
+
+        var (exit, stdout, stderr) = RunCli(dll, env, "ctl", "add-br", "--may-exist", "br0");
+        Assert.True(exit == 0, stderr);
+        Assert.Single(d.Bridges);
+        (exit, stdout, _) = RunCli(dll, env, "dpctl", "dump-dps");
+        Assert.Equal(0, exit);
+        Assert.Equal("offline@br0\n", stdout);
+        (exit, stdout, _) = RunCli(dll, null, "appctl", "dpctl/dump-flows", "-m", "br0", "--control", path);
+        Assert.Equal(0, exit);
+        (exit, stdout, stderr) = RunCli(dll, env, "ctl", "add-port", "br0", "p1", "tag=0");
+        Assert.Equal(2, exit);
+        Assert.Equal("", stdout);
+        Assert.Contains("vswitch: add-port: tag=0", stderr);
+        Assert.Empty(d.Bridges.Single().Ports);
+    }
 }
