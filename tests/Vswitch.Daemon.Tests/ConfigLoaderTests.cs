@@ -63,7 +63,7 @@ public class ConfigLoaderTests
     [InlineData("bridges:\n  - name: br0\n    ports:\n      - type: tap\n", 4, "bridges[0].ports[0].name", "missing")]
     [InlineData("bridges:\n  - name: br0\n    ports:\n      - name: p1\n        trunks: [1, x]\n", 5, "bridges[0].ports[0].trunks", "VLAN")]
     [InlineData("defaults:\n  mac_aging: soon\n", 2, "defaults.mac_aging", "integer")]
-    [InlineData("bridges:\n  - name: br0\n    ports:\n      - name: p1\n        tag: 3\n        trunks: [4]\n", 5, "bridges[0].ports[0].tag", "access")]
+    [InlineData("bridges:\n  - name: br0\n    ports:\n      - name: p1\n        tag: 3\n        vlan_mode: trunk\n", 5, "bridges[0].ports[0].tag", "trunk")]
     [InlineData("bridges:\n  - name: a-name-far-too-long\n", 2, "bridges[0].name", "invalid")]
     public void YamlErrorsNameFileLineAndField(string yaml, int line, string field, string problem)
     {

@@ -53,7 +53,7 @@ public class DaemonTests
     [InlineData("add-port", new[] { "nope", "p9" }, "no bridge")]
     [InlineData("add-port", new[] { "br0", "p1" }, "already exists")]
     [InlineData("add-port", new[] { "br0", "p9", "tag=0" }, "1..4095")]
-    [InlineData("add-port", new[] { "br0", "p9", "tag=5", "trunks=6" }, "access")]
+    [InlineData("add-port", new[] { "br0", "p9", "tag=5", "vlan_mode=access", "trunks=6" }, "access")]
     [InlineData("add-port", new[] { "br0", "p9", "noequals" }, "OPTION=VALUE")]
     [InlineData("add-port", new[] { "br0", "p9", "a=1", "a=2" }, "twice")]
     [InlineData("add-port", new[] { "br0", "p9", "trunks=1,x" }, "'x'")]

@@ -60,9 +60,14 @@ public class PortVlanConfigTests
     }
 
     [Fact]
-    public void AccessWithTrunksIsRefused()
+    public void TagWithTrunksIsANativeUntaggedTrunk()
     {
-        Assert.False(PortVlanConfig.TryCreate(null, 5, [7], out _, out var error));
+        var p = PortVlanConfig.Create(null, 5, [7]);
+        Assert.Equal(VlanMode.NativeUntagged, p.Mode);
+        Assert.Equal(5, p.InputVlan(null));
+        Assert.Equal(7, p.InputVlan(7));
+        Assert.Equal("tag=5 trunks=7", p.ToString());
+        Assert.False(PortVlanConfig.TryCreate(VlanMode.Access, 5, [7], out _, out var error));
         Assert.Contains("access", error);
     }
 

@@ -22,8 +22,10 @@ public enum VlanMode
 /// Immutable. Internally a packet's VLAN is 0..4095 where 0 means "untagged" on a trunk.
 /// </summary>
 /// <remarks>
-/// Defaults follow OVS: with no explicit mode, a port with a <c>tag</c> is an access port and a port
-/// without one is a trunk; an empty trunks list on a trunk means "all VLANs".
+/// Defaults: with no explicit mode, a port with only a <c>tag</c> is an access port, a port with a <c>tag</c> and
+/// <c>trunks</c> is a trunk whose native VLAN is the tag, sent untagged (native-untagged), and a port without a tag is a
+/// trunk; an empty trunks list on a trunk means "all VLANs". (OVS would ignore the trunks of a tagged port without
+/// vlan_mode; we take the combination as the native-VLAN trunk it evidently asks for.)
 /// </remarks>
 public sealed class PortVlanConfig
 {
@@ -54,9 +56,9 @@ public sealed class PortVlanConfig
     }
 
     /// <summary>
-    /// Builds a configuration. <paramref name="mode"/> null picks access when <paramref name="tag"/> is set,
-    /// trunk otherwise. False with an error for a VLAN outside 0..4095 (tag 1..4095), a tag on a trunk, an
-    /// access port with trunks, or a native mode without a tag.
+    /// Builds a configuration. <paramref name="mode"/> null picks access when only <paramref name="tag"/> is set,
+    /// native-untagged when a tag and trunks are set, trunk otherwise. False with an error for a VLAN outside 0..4095
+    /// (tag 1..4095), a tag with vlan_mode=trunk, an explicit access port with trunks, or a native mode without a tag.
     /// </summary>
     public static bool TryCreate(VlanMode? mode, int? tag, IEnumerable<int>? trunks,
         [NotNullWhen(true)] out PortVlanConfig? config, [NotNullWhen(false)] out string? error)
@@ -68,14 +70,14 @@ public sealed class PortVlanConfig
             if (v is < 0 or > 4095) { error = $"trunks: VLAN {v} is outside 0..4095"; return false; }
         }
         if (tag is { } t && t is < 1 or > 4095) { error = $"tag: VLAN {tag} is outside 1..4095"; return false; }
-        var m = mode ?? (tag is null ? VlanMode.Trunk : VlanMode.Access);
+        var m = mode ?? (tag is null ? VlanMode.Trunk : list.Count > 0 ? VlanMode.NativeUntagged : VlanMode.Access);
         switch (m)
         {
             case VlanMode.Access when tag is null:
                 error = "vlan_mode=access needs a tag";
                 return false;
             case VlanMode.Access when list.Count > 0:
-                error = "an access port (tag set) cannot have trunks; use vlan_mode=native-untagged or native-tagged for a native VLAN";
+                error = "vlan_mode=access cannot have trunks (a tag with trunks and no vlan_mode is a native-untagged trunk)";
                 return false;
             case VlanMode.Trunk when tag is not null:
                 error = "vlan_mode=trunk cannot have a tag";
@@ -202,7 +204,8 @@ public sealed class PortVlanConfig
     public override string ToString()
     {
         var sb = new StringBuilder();
-        bool defaultMode = (Mode == VlanMode.Access && Tag is not null) || (Mode == VlanMode.Trunk && Tag is null);
+        bool defaultMode = (Mode == VlanMode.Access && Tag is not null) || (Mode == VlanMode.Trunk && Tag is null)
+            || (Mode == VlanMode.NativeUntagged && Trunks.Count > 0);
         if (!defaultMode) sb.Append("vlan_mode=").Append(FormatMode(Mode));
         if (Tag is { } t) { if (sb.Length > 0) sb.Append(' '); sb.Append(CultureInfo.InvariantCulture, $"tag={t}"); }
         if (Trunks.Count > 0) { if (sb.Length > 0) sb.Append(' '); sb.Append("trunks=").AppendJoin(',', Trunks); }
