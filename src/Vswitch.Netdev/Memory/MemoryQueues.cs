@@ -178,7 +178,8 @@ public sealed class MemoryTxQueue : NetdevTxQueue
                     continue;
                 }
                 bytes += (ulong)length;
-                packets[valid++] = packet;
+                if (valid != i) packets[valid] = packet; // no heap store (write barrier) until something was dropped
+                valid++;
             }
             dropped = mtuDropped;
         }
