@@ -136,6 +136,23 @@ public sealed class MemoryNetdevTests : IDisposable
     }
 
     [Fact]
+    public void Transmit_CopiesAndSendsThroughTheTxQueue()
+    {
+        var (a, b) = _provider.OpenPair("vswa", "vswb", _pool, "mtu=100");
+        using var _a = a;
+        using var _b = b;
+
+        Assert.True(a.Transmit(Frame(1, 100)));
+        Assert.False(a.Transmit(Frame(2, 119)));       // over MTU + 18: dropped like any Send
+        Assert.Throws<ArgumentOutOfRangeException>(() => a.Transmit(Frame(3), 1));
+
+        Assert.Equal(Frame(1, 100), Assert.Single(Receive(b, 0)));
+        Assert.Equal(1UL, a.GetStats().TxMtuDropped);
+        Assert.Equal(1UL, a.GetStats().TxPackets);
+        Assert.Equal(_pool.Capacity, _pool.Available);
+    }
+
+    [Fact]
     public void Wire_ConnectsInEitherOrder_WithChangeSeqAndLink()
     {
         using var a = _provider.OpenDevice("vswa", _pool, "peer=vswb");
