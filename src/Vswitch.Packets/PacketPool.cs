@@ -117,6 +117,7 @@ public sealed unsafe class PacketPool : IDisposable
     public void Return(PacketBuffer buffer)
     {
         var cells = _cells;
+        var spin = new SpinWait();
         long pos = Volatile.Read(ref _enqueuePos.Value);
         while (true)
         {
@@ -135,8 +136,14 @@ public sealed unsafe class PacketPool : IDisposable
             }
             else if (diff < 0)
             {
-                // Ring full: only possible on a double return. Drop the reference; never corrupt state.
-                return;
+                // The cell still holds the previous lap. Either a renter claimed it (advanced _dequeuePos) and was
+                // preempted before publishing its sequence, which is transient: wait for it, or dropping the buffer
+                // would leak it from the pool for good; or the ring really holds ring-size items, only possible
+                // after a double return: drop the reference, never corrupt state.
+                if (pos - Volatile.Read(ref _dequeuePos.Value) > _mask)
+                    return;
+                spin.SpinOnce();
+                pos = Volatile.Read(ref _enqueuePos.Value);
             }
             else
             {
