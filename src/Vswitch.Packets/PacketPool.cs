@@ -63,7 +63,8 @@ public sealed unsafe class PacketPool : IDisposable
     /// <summary>How many times a rent found the pool empty.</summary>
     public long ExhaustedCount => Volatile.Read(ref _exhausted);
 
-    /// <summary>Takes a buffer, reset for receive. False (and <see cref="ExhaustedCount"/> + 1) when the pool is empty.</summary>
+    /// <summary>Takes a buffer, reset for receive. False (and <see cref="ExhaustedCount"/> + 1) when the pool is empty,
+    /// or, briefly, while the buffer next in line is still being returned by another thread (that return is never lost).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryRent([NotNullWhen(true)] out PacketBuffer? buffer)
     {
