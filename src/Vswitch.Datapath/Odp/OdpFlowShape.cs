@@ -36,7 +36,7 @@ internal readonly struct OdpFlowShape
         L3 = L3Of(key.EthType);
         L4 = OdpL4.None;
         NdByValue = false;
-        if ((L3 == OdpL3.Ipv4 || L3 == OdpL3.Ipv6) && (key.NwFrag & FlowKey.FragLater) == 0)
+        if ((L3 == OdpL3.Ipv4 || L3 == OdpL3.Ipv6) && !IsLaterFragment(key.NwFrag))
         {
             L4 = key.NwProto switch
             {
@@ -50,6 +50,10 @@ internal readonly struct OdpFlowShape
             NdByValue = L4 == OdpL4.Icmpv6 && (key.TpSrc == 135 || key.TpSrc == 136) && key.TpDst == 0;
         }
     }
+
+    /// <summary>A later fragment (no L4 header) as ODP's frag enumeration sees it: both fragment bits set.</summary>
+    public static bool IsLaterFragment(byte nwFrag) =>
+        (nwFrag & (FlowKey.FragAny | FlowKey.FragLater)) == (FlowKey.FragAny | FlowKey.FragLater);
 
     public static OdpL3 L3Of(ushort ethType) => ethType switch
     {
