@@ -18,8 +18,9 @@ internal sealed class OdpActionReader : OdpTextReader
     {
         SkipDelimiters();
         int start = Pos;
-        if (TryConsume("drop"))
+        if (End - Pos >= 4 && S.AsSpan(Pos, 4).Equals("drop", StringComparison.OrdinalIgnoreCase))
         {
+            Pos += 4;
             SkipDelimiters();
             if (AtEnd)
             {
