@@ -33,6 +33,17 @@ public static class OdpFlowValidator
 {
     private const ushort VidCfi = 0x1FFF;
 
+    /// <summary>
+    /// The mask that matches exactly every field the key implies and nothing else (OVS's flow_wildcards_init_for_packet:
+    /// what a put without a mask, or an upcall's exact match, means). Passes <see cref="TryValidate"/> for any well-formed key.
+    /// </summary>
+    public static FlowKey ExactMaskFor(in FlowKey key)
+    {
+        FlowKey allOnes = FlowKey.AllOnes;
+        OdpFlowFormatter.Canonicalize(in key, in allOnes, out _, out var mask);
+        return mask;
+    }
+
     /// <summary>Validates and normalises; on failure <paramref name="error"/> names the field and the rule.</summary>
     public static bool TryValidate(in FlowKey key, in FlowKey mask, out FlowKey normalizedKey, out FlowKey normalizedMask, out string? error)
     {
