@@ -240,7 +240,7 @@ internal sealed class OdpKeyReader : OdpTextReader
         OdpL4.Tcp => "tcp", OdpL4.Udp => "udp", OdpL4.Sctp => "sctp", OdpL4.Icmp => "icmp", _ => "icmpv6",
     };
 
-    private bool NoMaskAllowed(string context)
+    private bool NoMaskAllowed(OdpCtx context)
     {
         if (Peek == '/' && _keyOnly) return Fail(Pos, $"{context}: a key without mask cannot have '/mask'");
         return true;
@@ -251,25 +251,25 @@ internal sealed class OdpKeyReader : OdpTextReader
         if (!Number(attr, uint.MaxValue, out ulong v)) return false;
         ulong m = uint.MaxValue;
         if (!NoMaskAllowed(attr)) return false;
-        if (TryConsume('/') && !Number(attr + " mask", uint.MaxValue, out m)) return false;
+        if (TryConsume('/') && !Number(((OdpCtx)attr).Mask(), uint.MaxValue, out m)) return false;
         key = (uint)v;
         mask = (uint)m;
         return Expect(')', attr);
     }
 
-    private bool Masked16(string context, ulong max, out ushort value, out ushort mask)
+    private bool Masked16(OdpCtx context, ulong max, out ushort value, out ushort mask)
     {
         value = mask = 0;
         if (!Number(context, max, out ulong v)) return false;
         ulong m = max;
         if (!NoMaskAllowed(context)) return false;
-        if (TryConsume('/') && !Number(context + " mask", max, out m)) return false;
+        if (TryConsume('/') && !Number(context.Mask(), max, out m)) return false;
         value = (ushort)v;
         mask = (ushort)m;
         return true;
     }
 
-    private bool Masked8(string context, out byte value, out byte mask)
+    private bool Masked8(OdpCtx context, out byte value, out byte mask)
     {
         bool ok = Masked16(context, 0xFF, out ushort v, out ushort m);
         value = (byte)v;
@@ -343,7 +343,7 @@ internal sealed class OdpKeyReader : OdpTextReader
         ["target", "sll", "tll"],
     ];
 
-    private static string Ctx(string attr, FieldSet set, int bit) => $"{attr}({FieldNames[(int)set][bit]}=...)";
+    private static OdpCtx Ctx(string attr, FieldSet set, int bit) => new(attr, FieldNames[(int)set][bit]);
 
     private bool Field(string attr, FieldSet set, int bit)
     {
@@ -367,11 +367,11 @@ internal sealed class OdpKeyReader : OdpTextReader
                     case 5: return Frag(Ctx(attr, set, bit));
                     default:
                     {
-                        string ctx = Ctx(attr, set, bit);
+                        OdpCtx ctx = Ctx(attr, set, bit);
                         if (!Number(ctx, 0xFFFFF, out ulong v)) return false;
                         ulong m = 0xFFFFF;
                         if (!NoMaskAllowed(ctx)) return false;
-                        if (TryConsume('/') && !Number(ctx + " mask", 0xFFFFF, out m)) return false;
+                        if (TryConsume('/') && !Number(ctx.Mask(), 0xFFFFF, out m)) return false;
                         _key.Ipv6Label = (uint)v;
                         _mask.Ipv6Label = (uint)m;
                         return true;
@@ -385,7 +385,7 @@ internal sealed class OdpKeyReader : OdpTextReader
                     case 1: return Ipv4Field(attr, set, bit, ref _key.Ipv4Dst, ref _mask.Ipv4Dst);
                     case 2:
                     {
-                        string ctx = Ctx(attr, set, bit);
+                        OdpCtx ctx = Ctx(attr, set, bit);
                         int at = Pos;
                         if (!Masked16(ctx, 0xFFFF, out ushort op, out ushort m)) return false;
                         if (op > 0xFF) return Fail(at, $"{ctx}: opcode {op} not supported (the key keeps 8 bits)");
@@ -418,7 +418,7 @@ internal sealed class OdpKeyReader : OdpTextReader
         if (!Mac(Ctx(attr, set, bit), out key)) return false;
         mask = MacAddress.Broadcast;
         if (!NoMaskAllowed(Ctx(attr, set, bit))) return false;
-        return !TryConsume('/') || Mac(Ctx(attr, set, bit) + " mask", out mask);
+        return !TryConsume('/') || Mac(Ctx(attr, set, bit).Mask(), out mask);
     }
 
     private bool Ipv4Field(string attr, FieldSet set, int bit, ref uint key, ref uint mask)
@@ -426,7 +426,7 @@ internal sealed class OdpKeyReader : OdpTextReader
         if (!Ipv4(Ctx(attr, set, bit), out key)) return false;
         mask = uint.MaxValue;
         if (!NoMaskAllowed(Ctx(attr, set, bit))) return false;
-        return !TryConsume('/') || Ipv4Mask(Ctx(attr, set, bit) + " mask", out mask);
+        return !TryConsume('/') || Ipv4Mask(Ctx(attr, set, bit).Mask(), out mask);
     }
 
     private bool Ipv6Field(string attr, FieldSet set, int bit, ref Ipv6Address key, ref Ipv6Address mask)
@@ -434,10 +434,10 @@ internal sealed class OdpKeyReader : OdpTextReader
         if (!Ipv6(Ctx(attr, set, bit), out key)) return false;
         mask = Ipv6Address.AllOnes;
         if (!NoMaskAllowed(Ctx(attr, set, bit))) return false;
-        return !TryConsume('/') || Ipv6Mask(Ctx(attr, set, bit) + " mask", out mask);
+        return !TryConsume('/') || Ipv6Mask(Ctx(attr, set, bit).Mask(), out mask);
     }
 
-    private bool Frag(string ctx)
+    private bool Frag(OdpCtx ctx)
     {
         int at = Pos;
         var word = Name();
@@ -490,14 +490,14 @@ internal sealed class OdpKeyReader : OdpTextReader
 
     private bool TcpFlags()
     {
-        const string ctx = "tcp_flags";
+        OdpCtx ctx = "tcp_flags";
         uint value = 0, mask = 0xFFF;
         if (char.IsAsciiDigit(Peek))
         {
             if (!Number(ctx, 0xFFF, out ulong v)) return false;
             ulong m = 0xFFF;
             if (!NoMaskAllowed(ctx)) return false;
-            if (TryConsume('/') && !Number(ctx + " mask", 0xFFF, out m)) return false;
+            if (TryConsume('/') && !Number(ctx.Mask(), 0xFFF, out m)) return false;
             value = (uint)v;
             mask = (uint)m;
         }
@@ -529,7 +529,7 @@ internal sealed class OdpKeyReader : OdpTextReader
         return Expect(')', ctx);
     }
 
-    private bool FlagBit(string ctx, out int bit)
+    private bool FlagBit(OdpCtx ctx, out int bit)
     {
         int at = Pos;
         while (Pos < End && (char.IsAsciiLetterOrDigit(S[Pos]) || S[Pos] is '[' or ']')) Pos++;

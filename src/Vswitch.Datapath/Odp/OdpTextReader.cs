@@ -2,6 +2,22 @@ using Vswitch.Packets;
 
 namespace Vswitch.Datapath.Odp;
 
+/// <summary>What is being parsed, for error messages; formatted only when an error is reported.</summary>
+internal readonly struct OdpCtx(string attr, string? field = null, bool mask = false)
+{
+    private readonly string _attr = attr;
+    private readonly string? _field = field;
+    private readonly bool _mask = mask;
+
+    public static implicit operator OdpCtx(string attr) => new(attr);
+
+    /// <summary>The same context for the value's mask.</summary>
+    public OdpCtx Mask() => new(_attr, _field, mask: true);
+
+    public override string ToString() =>
+        (_field is null ? _attr : $"{_attr}({_field}=...)") + (_mask ? " mask" : "");
+}
+
 /// <summary>
 /// Scanning primitives over a slice of a string for the ODP parsers: numbers as C's <c>%i</c> (decimal, <c>0x</c> hex,
 /// leading-zero octal), addresses, names. Every method returns false after recording an <see cref="OdpParseError"/>;
@@ -60,7 +76,7 @@ internal class OdpTextReader
         return true;
     }
 
-    protected bool Expect(char c, string context)
+    protected bool Expect(char c, OdpCtx context)
     {
         if (TryConsume(c)) return true;
         return Fail(Pos, AtEnd ? $"{context}: expected '{c}' but the text ended" : $"{context}: expected '{c}' but found '{Peek}'");
@@ -85,7 +101,7 @@ internal class OdpTextReader
     }
 
     /// <summary>An unsigned number as C's <c>%i</c>; fails unless it is at most <paramref name="max"/>.</summary>
-    protected bool Number(string context, ulong max, out ulong value)
+    protected bool Number(OdpCtx context, ulong max, out ulong value)
     {
         value = 0;
         int start = Pos;
@@ -119,7 +135,7 @@ internal class OdpTextReader
     }
 
     /// <summary>A decimal number with an optional fraction (for <c>sample=P%</c>).</summary>
-    protected bool Decimal(string context, out double value)
+    protected bool Decimal(OdpCtx context, out double value)
     {
         value = 0;
         int start = Pos;
@@ -135,7 +151,7 @@ internal class OdpTextReader
         return true;
     }
 
-    protected bool Mac(string context, out MacAddress mac)
+    protected bool Mac(OdpCtx context, out MacAddress mac)
     {
         int start = Pos;
         while (Pos < End && (char.IsAsciiHexDigit(S[Pos]) || S[Pos] == ':')) Pos++;
@@ -147,7 +163,7 @@ internal class OdpTextReader
         return true;
     }
 
-    protected bool Ipv4(string context, out uint address)
+    protected bool Ipv4(OdpCtx context, out uint address)
     {
         address = 0;
         int start = Pos;
@@ -169,7 +185,7 @@ internal class OdpTextReader
     }
 
     /// <summary>An IPv4 mask: a dotted quad or a prefix length (<c>/24</c>).</summary>
-    protected bool Ipv4Mask(string context, out uint mask)
+    protected bool Ipv4Mask(OdpCtx context, out uint mask)
     {
         int start = Pos;
         while (char.IsAsciiDigit(Peek)) Pos++;
@@ -182,7 +198,7 @@ internal class OdpTextReader
         return true;
     }
 
-    protected bool Ipv6(string context, out Ipv6Address address)
+    protected bool Ipv6(OdpCtx context, out Ipv6Address address)
     {
         int start = Pos;
         while (Pos < End && (char.IsAsciiHexDigit(S[Pos]) || S[Pos] == ':' || S[Pos] == '.')) Pos++;
@@ -196,7 +212,7 @@ internal class OdpTextReader
     }
 
     /// <summary>An IPv6 mask: an address or a prefix length (<c>/64</c>).</summary>
-    protected bool Ipv6Mask(string context, out Ipv6Address mask)
+    protected bool Ipv6Mask(OdpCtx context, out Ipv6Address mask)
     {
         int start = Pos;
         while (char.IsAsciiDigit(Peek)) Pos++;
