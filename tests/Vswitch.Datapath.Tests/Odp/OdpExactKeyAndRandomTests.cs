@@ -149,6 +149,39 @@ public class OdpExactKeyAndRandomTests
         }
     }
 
+    [Fact]
+    public void GarbageActionsAndDumpLinesNeverThrow()
+    {
+        var rng = new Random(7);
+        string[] seeds =
+        [
+            "set(eth(src=00:01:02:03:04:05,dst=10:11:12:13:14:15/ff:ff:ff:00:00:00)),set(ipv4(src=1.2.3.4,ttl=64)),push_vlan(tpid=0x88a8,vid=99,pcp=7),pop_vlan,2",
+            "sample(sample=12.5%,actions(userspace(pid=7,userdata(0102)))),clone(trunc(100),set(skb_mark(0x1/0xff)),3),4",
+            "recirc_id(0),in_port(3),eth_type(0x0806),arp(sip=1.2.3.4,op=1/0xff), packets:2120, bytes:127200, used:0.141s, flags:SFP., actions:1,clone(2)",
+        ];
+        const string alphabet = "(),=/:.%0123456789abcdefx+-|_ ";
+        for (int i = 0; i < 20000; i++)
+        {
+            int which = i % seeds.Length;
+            char[] s = seeds[which].ToCharArray();
+            int edits = 1 + rng.Next(4);
+            for (int e = 0; e < edits; e++) s[rng.Next(s.Length)] = alphabet[rng.Next(alphabet.Length)];
+            string text = new string(s, 0, rng.Next(s.Length + 1));
+            if (which < 2)
+            {
+                if (OdpActionParser.TryParse(text, out var actions, out var error))
+                    Assert.True(OdpActionParser.TryParse(actions.ToString(), out _, out error), $"{error} in {actions}");
+                else
+                    Assert.InRange(error.Offset, 0, text.Length);
+            }
+            else
+            {
+                if (!OdpFlowLine.TryParseDump(text, out _, out var error)) Assert.InRange(error.Offset, 0, text.Length);
+                OdpFlowLine.TryParseAddFlow(text, out _, out _, out _, out _);
+            }
+        }
+    }
+
     internal static FlowKey RandomKey(Random rng)
     {
         var k = new FlowKey();
