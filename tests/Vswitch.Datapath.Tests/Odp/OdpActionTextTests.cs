@@ -148,3 +148,40 @@ public class OdpActionTextTests
         Assert.Equal(42949673u, ((SampleAction)OdpActionParser.Parse("sample(sample=1%,actions(1))")[0]).Probability);
     }
 }
+
+public class OdpRandomSetActionTests
+{
+    [Fact]
+    public void RandomSetActionsRoundTrip()
+    {
+        var rng = new Random(2024);
+        var targets = Enum.GetValues<OdpSetTarget>();
+        for (int i = 0; i < 3000; i++)
+        {
+            var target = targets[rng.Next(targets.Length)];
+            var full = SetAction.TargetMask(target);
+            var value = OdpExactKeyAndRandomTests.RandomKey(rng);
+            var mask = FlowKey.ApplyMask(OdpExactKeyAndRandomTests.RandomMask(rng), full);
+            bool masked = rng.Next(4) != 0;
+            if (!masked) mask = full;
+            var action = new SetAction(target, FlowKey.ApplyMask(value, mask), mask, masked);
+            string text = action.ToString();
+
+            var parsed = Assert.IsType<SetAction>(Assert.Single(OdpActionParser.Parse(text)));
+            // What the text can carry: the label is 20 bits, the fragment type is matched whole.
+            var expectedMask = mask;
+            expectedMask.Ipv6Label &= 0xFFFFF;
+            expectedMask.NwFrag = (mask.NwFrag & FlowKey.FragAny) != 0 ? (byte)(FlowKey.FragAny | FlowKey.FragLater) : (byte)0;
+            var expectedValue = FlowKey.ApplyMask(action.Value, expectedMask);
+            byte frag = action.Value.NwFrag;
+            if (expectedMask.NwFrag != 0)
+                expectedValue.NwFrag = (frag & FlowKey.FragAny) == 0 ? (byte)0
+                    : (frag & FlowKey.FragLater) != 0 ? (byte)3 : FlowKey.FragAny;
+            Assert.Equal(target, parsed.Target);
+            KeyAssert.Equal(expectedMask, parsed.Mask, text);
+            KeyAssert.Equal(expectedValue, parsed.Value, text);
+            Assert.Equal(expectedMask != full, parsed.IsMasked);
+            Assert.Equal(text, parsed.ToString());
+        }
+    }
+}

@@ -40,6 +40,8 @@ public class OdpFlowRoundTripTests
         "in_port(2),eth_type(0x86dd),ipv6(proto=58),icmpv6(type=136,code=0),nd(target=fe80::1/ffff::,tll=00:11:22:33:44:55/ff:ff:ff:00:00:00)",
         "in_port(2),eth_type(0x86dd),ipv6(proto=58),icmpv6(type=128)",
         "in_port(2),eth_type(0x86dd),ipv6(dst=::)",
+        "in_port(2),eth_type(0x86dd),ipv6(src=1:0:0:1::1,dst=::1.2.3.4,label=0)",
+        "in_port(2),eth_type(0x86dd),ipv6(src=::1,dst=2001:db8:0:1:1:1:1:1/ffff:ffff:ffff:ffff::)",
         // 802.3 (no Ethertype).
         "in_port(3),eth(dst=01:80:c2:00:00:00),eth_type(0/0xffff)",
         // RARP.
