@@ -306,10 +306,10 @@ internal sealed class OdpKeyReader : OdpTextReader
         {
             int fieldAt = Pos;
             var field = Name();
-            if (field.IsEmpty || Peek != '=')
-                return Fail(fieldAt, field.IsEmpty ? $"{attr}: expected field=value but found '{Snippet(fieldAt)}'" : $"{attr}: unknown field '{Snippet(fieldAt)}'");
+            if (field.IsEmpty) return Fail(fieldAt, $"{attr}: expected field=value but found '{Snippet(fieldAt)}'");
             int bit = FieldIndex(set, field);
             if (bit < 0) return Fail(fieldAt, $"{attr}: unknown field '{field}'");
+            if (Peek != '=') return Fail(Pos, $"{attr}: expected '=' after '{field}'");
             if ((seen & (1u << bit)) != 0) return Fail(fieldAt, $"{attr}: duplicate field '{field}'");
             seen |= 1u << bit;
             Pos++; // '='

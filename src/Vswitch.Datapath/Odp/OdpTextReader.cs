@@ -57,11 +57,6 @@ internal class OdpTextReader
         while (Pos < End && IsDelimiter(S[Pos])) Pos++;
     }
 
-    protected void SkipSpaces()
-    {
-        while (Pos < End && S[Pos] is ' ' or '\t' or '\r' or '\n') Pos++;
-    }
-
     protected bool TryConsume(char c)
     {
         if (Peek != c) return false;

@@ -40,6 +40,8 @@ public class OdpErrorAndValidatorTests
         { "in_port(1),eth_type(0x0800),ipv4(proto=17),udp(src=1),tcp_flags(syn)", "tcp_flags: not allowed with udp(...)", "tcp_flags" },
         { "in_port(1),eth_type(0x0800),ipv4(frag=no/0xff)", "ipv4(frag=...): frag cannot have a mask", "/0xff" },
         { "in_port 1", "in_port: expected '(' but found ' '", " 1" },
+        { "eth(src),in_port(1)", "eth: expected '=' after 'src'", ")," },
+        { "in_port(1),eth(=1)", "eth: expected field=value but found '=1'", "=1" },
     };
 
     [Theory]
