@@ -253,7 +253,7 @@ public sealed class Bridge : IDisposable
             else if (err != Errno.EEXIST)
             {
                 s_flowPutFail.Increment();
-                s_log.LogLimited(s_upcallLimit, VLogLevel.Warn, "flow put failed", ("bridge", Name), ("error", err), ("flow", FlowText.Format(masked, mask)));
+                s_log.LogLimited(s_upcallLimit, VLogLevel.Warn, "flow put failed", ("bridge", Name), ("error", err), ("flow", OdpFlowFormatter.Format(masked, mask)));
             }
         }
         else
@@ -303,7 +303,7 @@ public sealed class Bridge : IDisposable
                 if (r.Verdict == FlowVerdict.Delete)
                 {
                     if (Datapath.DeleteFlow(r.Flow.Key, r.Flow.Mask).IsSuccess) deleted++;
-                    s_log.Dbg("flow deleted", ("bridge", Name), ("reason", r.Reason), ("flow", FlowText.Format(r.Flow.Key, r.Flow.Mask)));
+                    s_log.Dbg("flow deleted", ("bridge", Name), ("reason", r.Reason), ("flow", OdpFlowFormatter.Format(r.Flow.Key, r.Flow.Mask)));
                 }
                 else if (r.Verdict == FlowVerdict.Modify)
                 {
@@ -312,7 +312,7 @@ public sealed class Bridge : IDisposable
                         Interlocked.Increment(ref _flowsModified);
                         s_flowMod.Increment();
                     }
-                    s_log.Dbg("flow modified", ("bridge", Name), ("reason", r.Reason), ("flow", FlowText.Format(r.Flow.Key, r.Flow.Mask)));
+                    s_log.Dbg("flow modified", ("bridge", Name), ("reason", r.Reason), ("flow", OdpFlowFormatter.Format(r.Flow.Key, r.Flow.Mask)));
                 }
             }
             Interlocked.Add(ref _flowsDeleted, deleted);
@@ -330,17 +330,34 @@ public sealed class Bridge : IDisposable
     {
         var d = NormalForwarding.Decide(key, _portSet, Macs, learn: false, trace: true);
         var sb = new StringBuilder();
-        sb.Append("Flow: ").AppendLine(FlowText.Format(key));
+        sb.Append("Flow: ").AppendLine(OdpFlowFormatter.Format(key));
         sb.AppendLine();
         sb.Append("bridge(\"").Append(Name).AppendLine("\")");
         sb.Append('-', Name.Length + 10).AppendLine();
         foreach (var step in d.Trace) sb.Append(" ").AppendLine(step);
         sb.AppendLine();
-        sb.Append("Final flow: ").AppendLine(FlowText.Format(key));
-        sb.Append("Megaflow: ").AppendLine(FlowText.Format(FlowKey.ApplyMask(key, d.Mask), d.Mask));
+        sb.Append("Final flow: ").AppendLine(OdpFlowFormatter.Format(key));
+        sb.Append("Megaflow: ").AppendLine(OdpFlowFormatter.Format(FlowKey.ApplyMask(key, d.Mask), d.Mask));
         sb.Append("Datapath actions: ").AppendLine(d.Actions.ToString());
         if (d.DropReason is not null) sb.Append("Drop reason: ").AppendLine(d.DropReason);
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// Parses a packet description in datapath flow syntax (an exact key, as <c>ofproto/trace</c> takes it);
+    /// <c>in_port(NAME)</c> may name a port of this bridge. False with an error naming the problem.
+    /// </summary>
+    public bool TryParseFlow(string text, out FlowKey key, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
+    {
+        var resolved = System.Text.RegularExpressions.Regex.Replace(text, @"in_port\(([^)0-9][^)]*)\)", m =>
+            FindPort(m.Groups[1].Value) is { } p ? $"in_port({p.PortNo.ToString(CultureInfo.InvariantCulture)})" : m.Value);
+        if (OdpFlowParser.TryParseKey(resolved, out key, out var parseError))
+        {
+            error = null;
+            return true;
+        }
+        error = $"bad flow: {parseError}";
+        return false;
     }
 
     /// <summary>Writes the MAC table as <c>fdb/show</c> does (port, VLAN, MAC, age in seconds).</summary>

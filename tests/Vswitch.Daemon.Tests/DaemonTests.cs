@@ -208,4 +208,36 @@ public class DaemonTests
         Ok(d, "dpctl/del-dp", "dp0");
         Assert.Empty(d.Bridges);
     }
+
+    [Fact]
+    public void DpctlFlowVerbsRoundTripInOvsSyntax()
+    {
+        using var dir = new TempDir();
+        using var d = Start(dir);
+        Ok(d, "dpctl/add-dp", "dp0", "p1", "p2");
+        const string flow = "in_port(1),eth(src=02:00:00:00:00:01,dst=02:00:00:00:00:02),eth_type(0x0800),ipv4(frag=no)";
+        Ok(d, "dpctl/add-flow", flow, "2");
+        var dump = Ok(d, "dpctl/dump-flows", "dp0");
+        Assert.Contains("in_port(1),eth(src=02:00:00:00:00:01,dst=02:00:00:00:00:02),eth_type(0x0800),ipv4(frag=no), packets:0, bytes:0, used:never, actions:2", dump);
+        Assert.Contains("actions:2", Ok(d, "dpctl/get-flow", "dp0", flow));
+        var r = d.Execute("dpctl/add-flow", flow, "2");
+        Assert.False(r.Ok);
+        Assert.Contains("File exists", r.Error);
+        Ok(d, "dpctl/mod-flow", flow, "push_vlan(vid=5,pcp=0),2");
+        Assert.Contains("actions:push_vlan(vid=5,pcp=0),2", Ok(d, "dpctl/dump-flows"));
+        r = d.Execute("dpctl/add-flow", "in_port(1),eth(src=02:00:00:00:00:0z)", "2");
+        Assert.False(r.Ok);
+        Assert.Contains("offset", r.Error);
+        r = d.Execute("dpctl/add-flow", flow.Replace("in_port(1)", "in_port(2)"), "bogus_action");
+        Assert.False(r.Ok);
+        Assert.Single(d.Bridges.Single().Datapath.DumpFlows());
+        Ok(d, "dpctl/del-flow", flow);
+        Assert.Equal("", Ok(d, "dpctl/dump-flows"));
+        r = d.Execute("dpctl/del-flow", flow);
+        Assert.False(r.Ok);
+        Assert.Contains("No such file", r.Error);
+        Ok(d, "dpctl/mod-flow", "--may-create", flow, "1");
+        Ok(d, "dpctl/del-flows", "dp0");
+        Assert.Empty(d.Bridges.Single().Datapath.DumpFlows());
+    }
 }

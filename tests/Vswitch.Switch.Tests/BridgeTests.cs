@@ -156,22 +156,28 @@ public class BridgeTests
     {
         var (br, dp, _) = Make(3, null, PortVlanConfig.Access(10), PortVlanConfig.Access(10), PortVlanConfig.TrunkAll);
         using var _b = br;
-        Assert.True(FlowText.TryParse("in_port(p1),eth(src=02:00:00:00:00:01,dst=ff:ff:ff:ff:ff:ff),eth_type(0x0806)",
-            n => br.FindPort(n)?.PortNo, out var key, out var err), err);
+        Assert.True(br.TryParseFlow("in_port(p1),eth(src=02:00:00:00:00:01,dst=ff:ff:ff:ff:ff:ff),eth_type(0x0806)",
+            out var key, out var err), err);
         var text = br.Trace(key);
         Assert.Contains("internal VLAN 10", text);
         Assert.Contains("Datapath actions: 2,push_vlan(vid=10,pcp=0),3", text);
         Assert.Contains("Megaflow: recirc_id(0),in_port(1),eth(src=02:00:00:00:00:01,dst=ff:ff:ff:ff:ff:ff),eth_type(0x0806)", text);
+        Assert.Contains("Flow: ", text);
         Assert.Equal(0, br.Macs.Count);
         Assert.Empty(dp.DumpFlows());
     }
 
     [Fact]
-    public void FlowTextRejectsUnknownAttributes()
+    public void TraceFlowTextErrorsNameTheProblem()
     {
-        Assert.False(FlowText.TryParse("in_port(1),bogus(3)", null, out _, out var e));
+        var (br, _, _) = Make(1);
+        using var _b = br;
+        Assert.False(br.TryParseFlow("in_port(1),bogus(3)", out _, out var e));
         Assert.Contains("bogus", e);
-        Assert.False(FlowText.TryParse("eth(src=zz:00:00:00:00:01)", null, out _, out e));
+        Assert.False(br.TryParseFlow("eth(src=zz:00:00:00:00:01,dst=ff:ff:ff:ff:ff:ff)", out _, out e));
         Assert.Contains("src", e);
+        Assert.True(br.TryParseFlow("in_port(p1),eth(src=02:00:00:00:00:01,dst=ff:ff:ff:ff:ff:ff),eth_type(0x8100),vlan(vid=10,pcp=3),encap(eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.2,proto=6,tos=0,ttl=64,frag=no),tcp(src=1,dst=2))", out var key, out e), e);
+        Assert.Equal(0x1000 | (3 << 13) | 10, key.Vlan0Tci);
+        Assert.Equal(0x0800, key.EthType);
     }
 }

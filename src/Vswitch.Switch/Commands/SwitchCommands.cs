@@ -30,7 +30,7 @@ public static class SwitchCommands
         registry.Register("ofproto/trace", "BR FLOW", 2, 2, "show what BR would do with a packet described by FLOW (datapath flow syntax)", inv =>
         {
             var br = Find(bridges, inv.Args[0]);
-            if (!FlowText.TryParse(inv.Args[1], n => br.FindPort(n)?.PortNo, out var key, out var error))
+            if (!br.TryParseFlow(inv.Args[1], out var key, out var error))
                 throw new CommandException($"ofproto/trace: {error}");
             inv.Output.Write(br.Trace(key));
         });
@@ -39,12 +39,7 @@ public static class SwitchCommands
             foreach (var b in bridges.Bridges) inv.Output.WriteLine($"{b.Datapath.Type}@{b.Datapath.Name}");
         });
         registry.Register("dpctl/show", "[-s] [DP...]", 0, int.MaxValue, "show datapaths, their ports and counters", inv => Show(bridges, inv));
-        registry.Register("dpctl/dump-flows", "[-m] [DP]", 0, 2, "show the flows of a datapath", inv => DumpFlows(bridges, inv));
-        registry.Register("dpctl/del-flows", "[DP]", 0, 1, "delete every flow of a datapath", inv =>
-        {
-            var br = SingleDatapath(bridges, inv.Args.Count == 1 ? inv.Args[0] : null);
-            foreach (var f in br.Datapath.DumpFlows()) br.Datapath.DeleteFlow(f.Key, f.Mask);
-        });
+        DpctlFlowCommands.Register(registry, bridges);
     }
 
     /// <summary>The bridge named <paramref name="name"/>, or a <see cref="CommandException"/> naming it.</summary>
@@ -104,26 +99,6 @@ public static class SwitchCommands
                     inv.Output.WriteLine(string.Create(inv2, $"    RX bytes:{p.RxBytes} TX bytes:{p.TxBytes}"));
                 }
             }
-        }
-    }
-
-    private static void DumpFlows(IBridgeSet bridges, CommandInvocation inv)
-    {
-        string? dp = null;
-        foreach (var a in inv.Args)
-        {
-            if (a is "-m" or "--more") continue;
-            if (a.StartsWith('-')) throw new CommandException($"dpctl/dump-flows: unknown option {a}");
-            if (dp is not null) throw new CommandException("dpctl/dump-flows: at most one datapath");
-            dp = a;
-        }
-        var br = SingleDatapath(bridges, dp);
-        long now = br.NowMs;
-        foreach (var f in br.Datapath.DumpFlows())
-        {
-            var used = f.Packets == 0 ? "never" : string.Create(CultureInfo.InvariantCulture, $"{Math.Max(0, now - f.LastUsedMs) / 1000.0:0.000}s");
-            inv.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{FlowText.Format(f.Key, f.Mask)}, packets:{f.Packets}, bytes:{f.Bytes}, used:{used}, actions:{f.Actions}"));
         }
     }
 }
