@@ -363,12 +363,13 @@ public sealed class Bridge : IDisposable
     /// <summary>Writes the MAC table as <c>fdb/show</c> does (port, VLAN, MAC, age in seconds).</summary>
     public void WriteFdb(TextWriter output)
     {
-        output.WriteLine(" port  VLAN  MAC                Age");
-        foreach (var e in Macs.Snapshot().OrderBy(e => e.Port).ThenBy(e => e.Vlan).ThenBy(e => e.Mac.ToUInt64()))
-        {
-            var portName = FindPort(e.Port)?.Name ?? e.Port.ToString(CultureInfo.InvariantCulture);
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{portName,5}  {e.Vlan,4}  {e.Mac}  {Macs.AgeSeconds(e),3}"));
-        }
+        var entries = Macs.Snapshot().OrderBy(e => e.Port).ThenBy(e => e.Vlan).ThenBy(e => e.Mac.ToUInt64()).ToList();
+        var names = entries.Select(e => FindPort(e.Port)?.Name ?? e.Port.ToString(CultureInfo.InvariantCulture)).ToList();
+        int width = Math.Max(5, names.Count == 0 ? 0 : names.Max(n => n.Length));
+        output.WriteLine($"{"port".PadLeft(width)}  VLAN  MAC                Age");
+        for (int i = 0; i < entries.Count; i++)
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{names[i].PadLeft(width)}  {entries[i].Vlan,4}  {entries[i].Mac}  {Macs.AgeSeconds(entries[i]),3}"));
     }
 
     /// <summary>Forgets every learned address and revalidates all flows.</summary>

@@ -135,6 +135,93 @@ public class SystemTests
     }
 
     [Fact]
+    public void ThreeNamespacesOnOneBridgeAllPing()
+    {
+        if (!CanRun(out var dll)) return;
+        using var dir = new TempDir();
+        using var topo = new Topology();
+        using var sw = new SwitchProcess(dll, dir.Path);
+        sw.Start();
+        var br = $"vsw{topo.Id}br";
+        Assert.Equal(0, sw.Ctl("ctl", "add-br", br).Exit);
+        if (sw.Ctl("dpctl", "dump-dps").Output.StartsWith("offline@", StringComparison.Ordinal)) return;   // no packet datapath in this build
+        foreach (var (tag, ip) in new[] { ("a", "10.231.7.1/24"), ("b", "10.231.7.2/24"), ("c", "10.231.7.3/24") })
+        {
+            var host = topo.AddHost(tag, ip);
+            var r = sw.Ctl("ctl", "add-port", br, host);
+            Assert.True(r.Exit == 0, r.Output);
+        }
+        Assert.True(topo.Ping("a", "10.231.7.2"));
+        Assert.True(topo.Ping("a", "10.231.7.3"));
+        Assert.True(topo.Ping("b", "10.231.7.3"));
+        var fdb = sw.Ctl("appctl", "fdb/show", br).Output;
+        Assert.Equal(3, fdb.Split('\n').Count(l => l.Contains(':')));
+    }
+
+    [Fact]
+    public async Task AccessVlansIsolateAndTrunkCarriesTags()
+    {
+        if (!CanRun(out var dll)) return;
+        using var dir = new TempDir();
+        using var topo = new Topology();
+        using var sw = new SwitchProcess(dll, dir.Path);
+        sw.Start();
+        var br = $"vsw{topo.Id}br";
+        Assert.Equal(0, sw.Ctl("ctl", "add-br", br).Exit);
+        if (sw.Ctl("dpctl", "dump-dps").Output.StartsWith("offline@", StringComparison.Ordinal)) return;   // no packet datapath in this build
+        void Add(string tag, string ip, string vlanArg, int? nsVlan = null)
+        {
+            var host = topo.AddHost(tag, ip, nsVlan);
+            var r = sw.Ctl("ctl", "add-port", br, host, vlanArg);
+            Assert.True(r.Exit == 0, r.Output);
+        }
+        Add("a", "10.231.8.1/24", "tag=10");
+        Add("b", "10.231.8.2/24", "tag=10");
+        Add("c", "10.231.8.3/24", "tag=20");
+        Add("d", "10.231.8.4/24", "tag=20");
+        Add("t", "10.231.8.9/24", "trunks=10,20");
+        Assert.True(topo.Ping("a", "10.231.8.2"));
+        Assert.True(topo.Ping("c", "10.231.8.4"));
+        Assert.False(topo.Ping("a", "10.231.8.3", 1));
+        Assert.False(topo.Ping("b", "10.231.8.4", 1));
+        Assert.False(topo.Ping("a", "10.231.8.9", 1));            // untagged (VLAN 0) is not on the trunk list
+
+        // The trunk sees VLAN 10's traffic tagged: capture there while a's ARP for an absent address floods.
+        if (Sh.Run("tcpdump", "--version").Exit != 0) return;     // tcpdump is installed by .ci/run
+        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "netns", "exec", $"vsw{topo.Id}t", "timeout", "10", "tcpdump", "-e", "-n", "-l", "-c", "1", "-i", "eth0", "vlan 10 and arp" })
+            psi.ArgumentList.Add(a);
+        using var capture = Process.Start(psi)!;
+        var output = capture.StandardOutput.ReadToEndAsync();
+        var errors = capture.StandardError.ReadToEndAsync();
+        Thread.Sleep(1500);                                       // let tcpdump attach
+        topo.Ping("a", "10.231.8.77", 1);
+        Assert.True(capture.WaitForExit(15_000));
+        Assert.Contains("vlan 10", await output + await errors);
+    }
+
+    [Fact]
+    public void RestartRestoresSavedBridgesAndPorts()
+    {
+        if (!CanRun(out var dll)) return;
+        using var dir = new TempDir();
+        using var topo = new Topology();
+        using var sw = new SwitchProcess(dll, dir.Path);
+        sw.Start();
+        var br = $"vsw{topo.Id}br";
+        Assert.Equal(0, sw.Ctl("ctl", "add-br", br).Exit);
+        if (sw.Ctl("dpctl", "dump-dps").Output.StartsWith("offline@", StringComparison.Ordinal)) return;   // no packet datapath in this build
+        Assert.Equal(0, sw.Ctl("ctl", "add-port", br, topo.AddHost("a", "10.231.9.1/24")).Exit);
+        Assert.Equal(0, sw.Ctl("ctl", "add-port", br, topo.AddHost("b", "10.231.9.2/24")).Exit);
+        Assert.True(topo.Ping("a", "10.231.9.2"));
+        sw.Kill();
+        Assert.False(topo.Ping("a", "10.231.9.2", 1));
+        sw.Start();
+        Assert.Contains($"Bridge {br}", sw.Ctl("ctl", "show").Output);
+        Assert.True(topo.Ping("a", "10.231.9.2", 3));
+    }
+
+    [Fact]
     public void MalformedConfigAndCommandLeaveTheRunningSwitchUnchanged()
     {
         if (!CanRunProcess(out var dll)) return;
