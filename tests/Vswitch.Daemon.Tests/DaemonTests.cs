@@ -240,4 +240,17 @@ public class DaemonTests
         Ok(d, "dpctl/del-flows", "dp0");
         Assert.Empty(d.Bridges.Single().Datapath.DumpFlows());
     }
+
+    [Fact]
+    public void CorruptStateIsReportedWithItsFileAndLine()
+    {
+        using var dir = new TempDir();
+        using (var d = Start(dir)) Ok(d, "add-br", "br0");
+        var state = dir.File("state/state.json");
+        File.WriteAllText(state, "{\n  \"bridges\": [\n    { \"name\": [\"x\"] }\n  ]\n}\n");
+        var ex = Assert.Throws<ConfigException>(() => Start(dir));
+        Assert.Equal(state, ex.File);
+        Assert.Equal(3, ex.Line);
+        Assert.Equal("bridges[0].name", ex.Field);
+    }
 }
