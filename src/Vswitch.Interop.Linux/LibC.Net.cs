@@ -364,6 +364,9 @@ public static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "readv", SetLastError = true)]
     private static partial nint readv_(int fd, iovec* iov, int iovcnt);
 
+    [LibraryImport(Lib, EntryPoint = "dup3", SetLastError = true)]
+    private static partial int dup3_(int oldfd, int newfd, int flags);
+
     [LibraryImport(Lib, EntryPoint = "if_nametoindex", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial uint if_nametoindex_(string name);
 
@@ -474,6 +477,10 @@ public static unsafe partial class LibC
         count = (int)n;
         return Errno.Success;
     }
+
+    /// <summary>dup3(2): makes <paramref name="newfd"/> refer to what <paramref name="oldfd"/> refers to (closing it first).</summary>
+    public static Errno Dup3(int oldfd, int newfd, int flags) =>
+        dup3_(oldfd, newfd, flags) >= 0 ? Errno.Success : Errno.FromLastPInvokeError();
 
     /// <summary>if_nametoindex(3): ENODEV when no such interface in this network namespace.</summary>
     public static Errno IfNameToIndex(string name, out int ifindex)
