@@ -1,0 +1,50 @@
+using Vswitch.Interop.Linux;
+
+namespace Vswitch.Netdev.Tests.SystemTests;
+
+/// <summary>Why system tests cannot run here, or null when they can (root, iproute2, /dev/net/tun).</summary>
+internal static class SystemTestRequirements
+{
+    public static readonly string? SkipReason = Compute();
+
+    private static string? Compute()
+    {
+        if (!OperatingSystem.IsLinux()) return "system tests need Linux";
+        if (Environment.UserName != "root" && GetEuid() != 0) return "system tests need root (CAP_NET_ADMIN)";
+        if (!File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip") && !File.Exists("/usr/bin/ip")) return "system tests need iproute2 (ip)";
+        if (!File.Exists(Tun.CloneDevicePath)) return "system tests need /dev/net/tun";
+        return null;
+    }
+
+    private static uint GetEuid()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("Uid:", StringComparison.Ordinal))
+                    return uint.Parse(line.Split('\t', StringSplitOptions.RemoveEmptyEntries)[2], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (IOException) { }
+        return uint.MaxValue;
+    }
+}
+
+/// <summary>A fact that needs root and iproute2; skipped (with the reason) elsewhere.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class RootFactAttribute : FactAttribute
+{
+    public RootFactAttribute()
+    {
+        if (SystemTestRequirements.SkipReason is { } reason) Skip = reason;
+    }
+}
+
+/// <summary>A theory that needs root and iproute2; skipped (with the reason) elsewhere.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class RootTheoryAttribute : TheoryAttribute
+{
+    public RootTheoryAttribute()
+    {
+        if (SystemTestRequirements.SkipReason is { } reason) Skip = reason;
+    }
+}
