@@ -210,7 +210,11 @@ internal sealed unsafe class AfPacketRxQueue : NetdevRxQueue
 
     public override int Receive(ref PacketBatch batch)
     {
-        if (_dev.Gone) return 0;
+        if (_dev.Gone)
+        {
+            ConsumePendingError();
+            return 0;
+        }
         int want = batch.FreeCount;
         if (want == 0) return 0;
         int rented = 0;
@@ -324,6 +328,23 @@ internal sealed unsafe class AfPacketRxQueue : NetdevRxQueue
         data.Slice(4, 12).CopyTo(data); // move destination and source MAC to the new front
         BinaryPrimitives.WriteUInt16BigEndian(data[12..], tpid);
         BinaryPrimitives.WriteUInt16BigEndian(data[14..], tci);
+    }
+
+    // The unbound socket reports its error (ENETDOWN) to poll until a receive consumes it, and frames queued
+    // before the interface went away keep it readable: consume both (errors counted once each, frames as
+    // dropped) so a poll thread sleeping on WaitFd sleeps again.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void ConsumePendingError()
+    {
+        LibC.iovec iov = new() { iov_base = _scratch, iov_len = ScratchSize };
+        for (int i = 0; i < 4096; i++)
+        {
+            LibC.msghdr msg = new() { msg_iov = &iov, msg_iovlen = 1 };
+            var e = LibC.RecvMsg(_fd, &msg, 0, out _);
+            if (e == Errno.EAGAIN) return;
+            if (e.IsError) Stats.RxErrors++;
+            else Stats.RxDropped++;
+        }
     }
 
     private void DiscardOne()

@@ -100,6 +100,24 @@ public abstract class KernelInterfaceNetdev : Netdev
     /// <summary>Called once (on the monitor thread) when the interface becomes <see cref="KernelInterfaceState.Gone"/>.</summary>
     protected virtual void OnGone() { }
 
+    /// <summary>
+    /// Records that the interface is gone when the fast path finds out first (e.g. a tap fd returning EBADFD
+    /// after the namespace it was moved to was deleted, which this namespace's link monitor never sees).
+    /// Idempotent; runs once per device on whatever thread calls it (a rare slow path).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    protected void MarkGone()
+    {
+        lock (ControlLock)
+        {
+            if (_state == (int)KernelInterfaceState.Gone || IsDisposed) return;
+            Volatile.Write(ref _state, (int)KernelInterfaceState.Gone);
+            Volatile.Write(ref _linkUp, 0);
+            OnGone();
+            BumpChangeSeq();
+        }
+    }
+
     private void OnLinkMessage(NetlinkLink link)
     {
         if (link.IfIndex != IfIndex || IsDisposed) return;

@@ -140,6 +140,9 @@ public sealed class TapNetdev : KernelInterfaceNetdev
 
     internal bool Gone => IsGone;
 
+    /// <summary>The fast path saw EBADFD: the interface was destroyed where we could not see it.</summary>
+    internal void OnDetachedFd() => MarkGone();
+
     internal int TxMtu => CachedMtu;
 
     /// <summary>The kernel's name for this tap (for <c>netdev-tap/get-tapname</c>); it never changes while open.</summary>
@@ -294,7 +297,11 @@ internal sealed unsafe class TapRxQueue : NetdevRxQueue
             if (e.IsError)
             {
                 packet.Release();
-                if (e != Errno.EAGAIN && e != Errno.EINTR) Stats.RxErrors++;
+                if (e != Errno.EAGAIN && e != Errno.EINTR)
+                {
+                    Stats.RxErrors++;
+                    if (e == Errno.EBADFD) _tap.OnDetachedFd();
+                }
                 break;
             }
             if (n > PacketBuffer.MaxFrameSize)
@@ -380,6 +387,7 @@ internal sealed unsafe class TapTxQueue : NetdevTxQueue
                 else
                 {
                     Stats.TxErrors++;
+                    if (e == Errno.EBADFD) { _tap.OnDetachedFd(); gone = true; }
                 }
             }
             packet.Release();

@@ -299,4 +299,35 @@ public sealed class TapSystemTests : IDisposable
         }
         Assert.Equal("gone", dev.GetInfo().Status["interface"]);
     }
+
+    [RootFact]
+    public void TapDestroyedWithTheNamespaceItWasMovedToGoesDownWithoutCrashing()
+    {
+        var ns = new NetNamespace();
+        using var dev = (TapNetdev)Devices.Open(_pool, "tap", "moved", "");
+        try
+        {
+            Ip.Run($"link set {dev.GetKernelName()} netns {ns.Name}");
+            Assert.True(Devices.WaitFor(() => dev.InterfaceState == KernelInterfaceState.OtherNamespace));
+            ns.Exec($"ip link set {dev.GetKernelName()} up");
+        }
+        finally
+        {
+            ns.Dispose();
+        }
+        long seq = dev.ChangeSeq;
+        var batch = new PacketBatch();
+        // Our namespace's monitor never hears of it; the fast path finds out (EBADFD) on its next read.
+        Assert.True(Devices.WaitFor(() =>
+        {
+            dev.GetRxQueue(0).Receive(ref batch);
+            batch.ReleaseAll();
+            return dev.InterfaceState == KernelInterfaceState.Gone;
+        }, 5000), "EBADFD not turned into a gone port");
+        Assert.True(dev.ChangeSeq > seq);
+        Assert.True(dev.GetLinkState(out var state).IsSuccess);
+        Assert.Equal(LinkState.Down, state);
+        Assert.True(dev.GetStats().RxErrors >= 1);
+        Assert.Equal(0, Devices.SendFrame(dev, _pool, Devices.TestFrame(60, MacAddress.Broadcast, MacAddress.Parse("02:00:00:00:00:01"))));
+    }
 }
