@@ -246,11 +246,27 @@ public abstract class KernelInterfaceNetdev : Netdev
         }
     }
 
-    /// <summary>Carrier state: Down once gone; the last known state while in another namespace.</summary>
+    /// <summary>
+    /// Carrier state: Up when the interface is administratively up with carrier (IFF_UP and IFF_RUNNING, read
+    /// now with SIOCGIFFLAGS); Down once gone; the last known state while in another namespace.
+    /// </summary>
     public override Errno GetLinkState(out LinkState state)
     {
-        state = Volatile.Read(ref _linkUp) != 0 ? LinkState.Up : LinkState.Down;
-        return Errno.Success;
+        lock (ControlLock)
+        {
+            if (_state == (int)KernelInterfaceState.Present && NetDevice.GetFlags(KernelName, out int flags).IsSuccess)
+            {
+                bool up = LinkUpFromFlags((uint)flags);
+                if ((up ? 1 : 0) != _linkUp)
+                {
+                    // The notification is on its way; record it now so readers agree with the kernel.
+                    Volatile.Write(ref _linkUp, up ? 1 : 0);
+                    BumpChangeSeq();
+                }
+            }
+            state = Volatile.Read(ref _linkUp) != 0 ? LinkState.Up : LinkState.Down;
+            return Errno.Success;
+        }
     }
 
     /// <summary>Status entries shared by kernel-backed devices.</summary>
