@@ -99,3 +99,36 @@ internal static class TestSubnet
         return $"10.{a}.{b}";
     }
 }
+
+/// <summary>An iperf3 server (one client, then it exits) inside a namespace; killed on dispose if still running.</summary>
+internal sealed class IperfServer : IDisposable
+{
+    private readonly System.Diagnostics.Process _process;
+
+    public IperfServer(NetNamespace ns)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("ip", $"netns exec {ns.Name} iperf3 -s -1")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        _process = System.Diagnostics.Process.Start(psi)!;
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        // Wait until it listens on 5201.
+        var deadline = Environment.TickCount64 + 3000;
+        while (Environment.TickCount64 < deadline && !ns.TryExec("ss -ltn | grep -q ':5201 '").Code.Equals(0)) Thread.Sleep(20);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(2000);
+        }
+        catch (InvalidOperationException) { }
+        _process.Dispose();
+    }
+}

@@ -330,4 +330,27 @@ public sealed class TapSystemTests : IDisposable
         Assert.True(dev.GetStats().RxErrors >= 1);
         Assert.Equal(0, Devices.SendFrame(dev, _pool, Devices.TestFrame(60, MacAddress.Broadcast, MacAddress.Parse("02:00:00:00:00:01"))));
     }
+
+    [RootFact]
+    public void TcpThroughTwoMultiQueueTapsUsesBothQueues()
+    {
+        using var ns1 = new NetNamespace();
+        using var ns2 = new NetNamespace();
+        string net = TestSubnet.Next();
+        using var a = (TapNetdev)Devices.Open(_pool, "tap", "a", "queues=2");
+        using var b = (TapNetdev)Devices.Open(_pool, "tap", "b", "queues=2");
+        Ip.Run($"link set {a.GetKernelName()} netns {ns1.Name}");
+        Ip.Run($"link set {b.GetKernelName()} netns {ns2.Name}");
+        ns1.Exec($"ip addr add {net}.1/24 dev {a.GetKernelName()} && ip link set {a.GetKernelName()} up");
+        ns2.Exec($"ip addr add {net}.2/24 dev {b.GetKernelName()} && ip link set {b.GetKernelName()} up");
+        using var fwd = new Forwarder(a, b);
+        using var server = new IperfServer(ns2);
+        var (code, o, e) = ns1.TryExec($"timeout 10 iperf3 --connect-timeout 3000 -c {net}.2 -t 1 -P 4 -4", 20_000);
+        Assert.True(code == 0, $"iperf3 failed: {o} {e}; forwarded {fwd.Forwarded}");
+        Assert.Null(fwd.Failure);
+        Assert.Contains("receiver", o, StringComparison.Ordinal);
+        Assert.True(a.GetRxQueue(0).Stats.RxPackets > 0 && a.GetRxQueue(1).Stats.RxPackets > 0,
+            $"queue 0: {a.GetRxQueue(0).Stats.RxPackets}, queue 1: {a.GetRxQueue(1).Stats.RxPackets}");
+        Assert.Equal(0UL, a.GetStats().RxTruncated);
+    }
 }
