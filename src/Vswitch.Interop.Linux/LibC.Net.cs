@@ -164,6 +164,12 @@ public static unsafe partial class LibC
     public const int PACKET_STATISTICS = 6;
     /// <summary><c>PACKET_IGNORE_OUTGOING</c> (Linux ≥ 4.20).</summary>
     public const int PACKET_IGNORE_OUTGOING = 23;
+    /// <summary><c>PACKET_FANOUT</c>: join a fanout group (value: id | type &lt;&lt; 16).</summary>
+    public const int PACKET_FANOUT = 18;
+    /// <summary><c>PACKET_FANOUT_HASH</c>: spread by flow hash.</summary>
+    public const int PACKET_FANOUT_HASH = 0;
+    /// <summary><c>PACKET_FANOUT_FLAG_DEFRAG</c>: reassemble IP fragments before hashing.</summary>
+    public const int PACKET_FANOUT_FLAG_DEFRAG = 0x8000;
     /// <summary><c>PACKET_MR_MULTICAST</c>.</summary>
     public const ushort PACKET_MR_MULTICAST = 0;
     /// <summary><c>PACKET_MR_PROMISC</c>.</summary>

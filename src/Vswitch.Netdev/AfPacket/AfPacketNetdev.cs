@@ -7,41 +7,50 @@ using Vswitch.Packets;
 namespace Vswitch.Netdev.AfPacket;
 
 /// <summary>
-/// An open afpacket device: one AF_PACKET socket bound to an existing interface, one rx and one tx queue
-/// sharing it. See docs/ports/afpacket.md.
+/// An open afpacket device: one AF_PACKET socket per queue pair bound to an existing interface; with more
+/// than one, the sockets form a PACKET_FANOUT group (hash by flow) so each rx queue gets whole flows.
+/// See docs/ports/afpacket.md.
 /// </summary>
 /// <remarks>
-/// When the interface is deleted or moved to another network namespace the kernel unbinds the socket:
+/// When the interface is deleted or moved to another network namespace the kernel unbinds the sockets:
 /// link goes Down, <see cref="Netdev.ChangeSeq"/> is bumped, rx returns nothing, tx drops (counted).
 /// </remarks>
 public sealed class AfPacketNetdev : KernelInterfaceNetdev
 {
-    private readonly SafeFd _socket;
-    private readonly AfPacketRxQueue _rx;
-    private readonly AfPacketTxQueue _tx;
+    /// <summary>Most queue pairs (fanout sockets) a device may open.</summary>
+    public const int MaxQueues = 16;
+
+    private readonly SafeFd[] _sockets;
+    private readonly AfPacketRxQueue[] _rx;
+    private readonly AfPacketTxQueue[] _tx;
     private readonly bool _promisc;
     private readonly bool _ignoreOutgoingByKernel;
     private readonly NetdevOptions _options;
     private ulong _kernelDrops;
 
-    private AfPacketNetdev(string name, string kernelName, int ifIndex, SafeFd socket, bool promisc, bool ignoreOutgoing,
+    private AfPacketNetdev(string name, string kernelName, int ifIndex, SafeFd[] sockets, bool promisc, bool ignoreOutgoing,
         bool fillChecksums, NetdevOptions options, PacketPool pool)
         : base(name, AfPacketNetdevProvider.TypeName, kernelName, ifIndex)
     {
-        _socket = socket;
+        _sockets = sockets;
         _promisc = promisc;
         _ignoreOutgoingByKernel = ignoreOutgoing;
         _options = options;
-        _rx = new AfPacketRxQueue(this, socket.Fd, pool, fillChecksums);
-        _tx = new AfPacketTxQueue(this, socket.Fd);
+        _rx = new AfPacketRxQueue[sockets.Length];
+        _tx = new AfPacketTxQueue[sockets.Length];
+        for (int i = 0; i < sockets.Length; i++)
+        {
+            _rx[i] = new AfPacketRxQueue(this, i, sockets[i].Fd, pool, fillChecksums);
+            _tx[i] = new AfPacketTxQueue(this, i, sockets[i].Fd);
+        }
         Capabilities = new NetdevCapabilities
         {
-            MaxRxQueues = 1, MaxTxQueues = 1, MaxMtu = PacketBuffer.MaxFrameSize - LibC.ETH_HLEN - 8,
+            MaxRxQueues = sockets.Length, MaxTxQueues = sockets.Length, MaxMtu = PacketBuffer.MaxFrameSize - LibC.ETH_HLEN - 8,
             CanSetMac = true, CanSetMtu = true, ReportsLinkChanges = true,
         };
     }
 
-    internal static unsafe Errno Create(string portName, string iface, bool promisc, bool fillChecksums, NetdevOptions options,
+    internal static unsafe Errno Create(string portName, string iface, int queues, bool promisc, bool fillChecksums, NetdevOptions options,
         PacketPool pool, out AfPacketNetdev? device, out string? error)
     {
         device = null;
@@ -52,34 +61,38 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
             error = e == Errno.ENODEV ? $"afpacket: no interface '{iface}' in this network namespace" : $"afpacket: {iface}: {e}";
             return e;
         }
-        // Protocol 0 at creation: nothing is queued until bind() names the interface and ETH_P_ALL.
-        e = LibC.Socket(LibC.AF_PACKET, LibC.SOCK_RAW | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, 0, out int fd);
-        if (e.IsError) { error = $"afpacket: {iface}: socket(AF_PACKET): {e}"; return e; }
-        var socket = new SafeFd(fd);
+        var sockets = new List<SafeFd>();
         AfPacketNetdev? dev = null;
+        bool ignoreOutgoing = true;
         try
         {
-            e = LibC.SetSockOptInt(fd, LibC.SOL_PACKET, LibC.PACKET_AUXDATA, 1);
-            if (e.IsError) { error = $"afpacket: {iface}: PACKET_AUXDATA: {e}"; return e; }
-            bool ignoreOutgoing = LibC.SetSockOptInt(fd, LibC.SOL_PACKET, LibC.PACKET_IGNORE_OUTGOING, 1).IsSuccess;
-            // Bigger socket buffers absorb bursts; best effort (FORCE needs CAP_NET_ADMIN).
-            if (LibC.SetSockOptInt(fd, LibC.SOL_SOCKET, LibC.SO_RCVBUFFORCE, 4 << 20).IsError)
-                LibC.SetSockOptInt(fd, LibC.SOL_SOCKET, LibC.SO_RCVBUF, 4 << 20);
-            if (LibC.SetSockOptInt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUFFORCE, 4 << 20).IsError)
-                LibC.SetSockOptInt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUF, 4 << 20);
-            LibC.sockaddr_ll sll = new()
+            int fanoutId = queues > 1 ? Random.Shared.Next(1, 0x10000) : 0;
+            for (int q = 0; q < queues; q++)
             {
-                sll_family = LibC.AF_PACKET, sll_protocol = LibC.htons(LibC.ETH_P_ALL), sll_ifindex = ifIndex,
-            };
-            e = LibC.Bind(fd, &sll, sizeof(LibC.sockaddr_ll));
-            if (e.IsError) { error = $"afpacket: {iface}: bind: {e}"; return e; }
+                e = OpenSocket(iface, ifIndex, out var socket, out bool ignored, out error);
+                if (e.IsError) return e;
+                sockets.Add(socket!);
+                ignoreOutgoing &= ignored;
+                if (queues > 1)
+                {
+                    // Another group may hold the random id: try a few others (all queues join the same one).
+                    for (int attempt = 0; ; attempt++)
+                    {
+                        e = LibC.SetSockOptInt(socket!.Fd, LibC.SOL_PACKET, LibC.PACKET_FANOUT,
+                            (fanoutId & 0xFFFF) | ((LibC.PACKET_FANOUT_HASH | LibC.PACKET_FANOUT_FLAG_DEFRAG) << 16));
+                        if (e.IsSuccess || q > 0 || attempt == 8) break;
+                        fanoutId = Random.Shared.Next(1, 0x10000);
+                    }
+                    if (e.IsError) { error = $"afpacket: {iface}: PACKET_FANOUT for queue {q}: {e}"; return e; }
+                }
+            }
             if (promisc)
             {
                 LibC.packet_mreq mreq = new() { mr_ifindex = ifIndex, mr_type = LibC.PACKET_MR_PROMISC };
-                e = LibC.SetSockOpt(fd, LibC.SOL_PACKET, LibC.PACKET_ADD_MEMBERSHIP, &mreq, sizeof(LibC.packet_mreq));
+                e = LibC.SetSockOpt(sockets[0].Fd, LibC.SOL_PACKET, LibC.PACKET_ADD_MEMBERSHIP, &mreq, sizeof(LibC.packet_mreq));
                 if (e.IsError) { error = $"afpacket: {iface}: PACKET_ADD_MEMBERSHIP(PROMISC): {e}"; return e; }
             }
-            dev = new AfPacketNetdev(portName, iface, ifIndex, socket, promisc, ignoreOutgoing, fillChecksums, options, pool);
+            dev = new AfPacketNetdev(portName, iface, ifIndex, [.. sockets], promisc, ignoreOutgoing, fillChecksums, options, pool);
             e = dev.InitializeKernelState();
             if (e.IsError) { error = $"afpacket: {iface}: cannot read interface state: {e}"; return e; }
             device = dev;
@@ -90,22 +103,49 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
             if (device is null)
             {
                 if (dev is not null) dev.Dispose();
-                else socket.Dispose();
+                else foreach (var s in sockets) s.Dispose();
             }
         }
     }
 
-    /// <inheritdoc/>
-    public override int RxQueueCount => 1;
+    private static unsafe Errno OpenSocket(string iface, int ifIndex, out SafeFd? socket, out bool ignoreOutgoing, out string? error)
+    {
+        socket = null;
+        ignoreOutgoing = false;
+        error = null;
+        // Protocol 0 at creation: nothing is queued until bind() names the interface and ETH_P_ALL.
+        var e = LibC.Socket(LibC.AF_PACKET, LibC.SOCK_RAW | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, 0, out int fd);
+        if (e.IsError) { error = $"afpacket: {iface}: socket(AF_PACKET): {e}"; return e; }
+        var handle = new SafeFd(fd);
+        e = LibC.SetSockOptInt(fd, LibC.SOL_PACKET, LibC.PACKET_AUXDATA, 1);
+        if (e.IsError) { error = $"afpacket: {iface}: PACKET_AUXDATA: {e}"; handle.Dispose(); return e; }
+        ignoreOutgoing = LibC.SetSockOptInt(fd, LibC.SOL_PACKET, LibC.PACKET_IGNORE_OUTGOING, 1).IsSuccess;
+        // Bigger socket buffers absorb bursts; best effort (FORCE needs CAP_NET_ADMIN).
+        if (LibC.SetSockOptInt(fd, LibC.SOL_SOCKET, LibC.SO_RCVBUFFORCE, 4 << 20).IsError)
+            LibC.SetSockOptInt(fd, LibC.SOL_SOCKET, LibC.SO_RCVBUF, 4 << 20);
+        if (LibC.SetSockOptInt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUFFORCE, 4 << 20).IsError)
+            LibC.SetSockOptInt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUF, 4 << 20);
+        LibC.sockaddr_ll sll = new()
+        {
+            sll_family = LibC.AF_PACKET, sll_protocol = LibC.htons(LibC.ETH_P_ALL), sll_ifindex = ifIndex,
+        };
+        e = LibC.Bind(fd, &sll, sizeof(LibC.sockaddr_ll));
+        if (e.IsError) { error = $"afpacket: {iface}: bind: {e}"; handle.Dispose(); return e; }
+        socket = handle;
+        return Errno.Success;
+    }
 
     /// <inheritdoc/>
-    public override int TxQueueCount => 1;
+    public override int RxQueueCount => _rx.Length;
 
     /// <inheritdoc/>
-    public override NetdevRxQueue GetRxQueue(int index) => index == 0 ? _rx : throw new ArgumentOutOfRangeException(nameof(index));
+    public override int TxQueueCount => _tx.Length;
 
     /// <inheritdoc/>
-    public override NetdevTxQueue GetTxQueue(int index) => index == 0 ? _tx : throw new ArgumentOutOfRangeException(nameof(index));
+    public override NetdevRxQueue GetRxQueue(int index) => _rx[index];
+
+    /// <inheritdoc/>
+    public override NetdevTxQueue GetTxQueue(int index) => _tx[index];
 
     /// <inheritdoc/>
     public override NetdevCapabilities Capabilities { get; }
@@ -120,7 +160,7 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
     /// <summary>True when the kernel filters our own transmissions (PACKET_IGNORE_OUTGOING, Linux ≥ 4.20).</summary>
     public bool KernelIgnoresOutgoing => _ignoreOutgoingByKernel;
 
-    /// <summary>Adds the kernel's socket drop count (PACKET_STATISTICS tp_drops) to RxDropped.</summary>
+    /// <summary>Adds the kernel's socket drop count (PACKET_STATISTICS tp_drops, all sockets) to RxDropped.</summary>
     public override NetdevStats GetStats()
     {
         var total = base.GetStats();
@@ -140,10 +180,14 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
     {
         lock (ControlLock)
         {
-            LibC.tpacket_stats st = default;
-            int len = sizeof(LibC.tpacket_stats);
-            if (!IsDisposed && LibC.GetSockOpt(_socket.Fd, LibC.SOL_PACKET, LibC.PACKET_STATISTICS, &st, ref len).IsSuccess)
-                _kernelDrops += st.tp_drops; // the kernel resets its counters on every read
+            if (IsDisposed) return _kernelDrops;
+            foreach (var socket in _sockets)
+            {
+                LibC.tpacket_stats st = default;
+                int len = sizeof(LibC.tpacket_stats);
+                if (LibC.GetSockOpt(socket.Fd, LibC.SOL_PACKET, LibC.PACKET_STATISTICS, &st, ref len).IsSuccess)
+                    _kernelDrops += st.tp_drops; // the kernel resets its counters on every read
+            }
             return _kernelDrops;
         }
     }
@@ -152,9 +196,10 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
     public override NetdevInfo GetInfo()
     {
         var status = BaseStatus();
+        status["queues"] = _sockets.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
         status["promisc"] = _promisc ? "true" : "false";
         status["ignore_outgoing"] = _ignoreOutgoingByKernel ? "kernel" : "pkttype-check";
-        status["csum"] = _rx.FillChecksums ? "fill" : "none";
+        status["csum"] = _rx[0].FillChecksums ? "fill" : "none";
         return new NetdevInfo
         {
             Driver = Type, KernelName = KernelName, IfIndex = IfIndex, SpeedMbps = NetDevice.ReadSpeedMbps(KernelName), Status = status,
@@ -169,9 +214,9 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
     {
         base.Dispose(disposing);
         if (!disposing) return;
-        _socket.Dispose();
-        _rx.Free();
-        _tx.Free();
+        foreach (var socket in _sockets) socket.Dispose();
+        foreach (var rx in _rx) rx.Free();
+        foreach (var tx in _tx) tx.Free();
     }
 }
 
@@ -190,7 +235,7 @@ internal sealed unsafe class AfPacketRxQueue : NetdevRxQueue
     private byte* _control;
     private byte* _scratch;
 
-    public AfPacketRxQueue(AfPacketNetdev device, int fd, PacketPool pool, bool fillChecksums) : base(device, 0)
+    public AfPacketRxQueue(AfPacketNetdev device, int index, int fd, PacketPool pool, bool fillChecksums) : base(device, index)
     {
         _dev = device;
         _fd = fd;
@@ -393,7 +438,7 @@ internal sealed unsafe class AfPacketTxQueue : NetdevTxQueue
     private LibC.mmsghdr* _msgs;
     private LibC.iovec* _iovs;
 
-    public AfPacketTxQueue(AfPacketNetdev device, int fd) : base(device, 0)
+    public AfPacketTxQueue(AfPacketNetdev device, int index, int fd) : base(device, index)
     {
         _dev = device;
         _fd = fd;

@@ -20,7 +20,7 @@ public sealed class AfPacketConformanceTests : NetdevConformanceTests
 
     protected override IReadOnlyList<KeyValuePair<string, string>> InvalidOptionValues =>
     [
-        new("promisc", "maybe"), new("csum", "sometimes"), new("iface", "a/b"), new("iface", "waytoolonginterfacename"),
+        new("queues", "0"), new("queues", "17"), new("promisc", "maybe"), new("csum", "sometimes"), new("iface", "a/b"), new("iface", "waytoolonginterfacename"),
     ];
 
     protected override INetdevConformanceHarness OpenHarness(NetdevRegistry registry, PacketPool pool, NetdevOptions options)

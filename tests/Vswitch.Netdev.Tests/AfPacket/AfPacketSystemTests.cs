@@ -222,4 +222,39 @@ public sealed class AfPacketSystemTests : IDisposable
         Assert.Null(fwd.Failure);
         Assert.Contains("receiver", o, StringComparison.Ordinal);
     }
+
+    [RootFact]
+    public void FanoutQueuesEachReceiveWholeFlows()
+    {
+        using var v = new VethInNamespace();
+        string net = TestSubnet.Next();
+        using var dev = Devices.Open(_pool, "afpacket", v.HostEnd, "queues=2");
+        Assert.Equal(2, dev.RxQueueCount);
+        Assert.NotEqual(dev.GetRxQueue(0).WaitFd, dev.GetRxQueue(1).WaitFd);
+        var cmd = new System.Text.StringBuilder($"ip addr add {net}.1/24 dev {v.NsEnd}; ");
+        for (int i = 10; i < 42; i++) cmd.Append($"ip neigh replace {net}.{i} lladdr 02:00:00:00:00:{i:x2} dev {v.NsEnd}; ");
+        v.Namespace.Exec(cmd.ToString());
+        // 32 flows (one socket each), two datagrams each: a flow's datagrams must land on one queue.
+        v.Namespace.Exec($"for i in $(seq 10 41); do exec 3>/dev/udp/{net}.$i/$((6000+i)); echo x >&3; echo y >&3; exec 3>&-; done", 20_000);
+        var queueOfFlow = new Dictionary<int, HashSet<int>>();
+        int total = 0;
+        Devices.ReceiveUntil(dev, (q, f) =>
+        {
+            if (f.Length > 37 && f[12] == 0x08 && f[13] == 0x00 && f[23] == 17)
+            {
+                int dst = (f[33] << 16) | (f[34] << 8) | f[35]; // destination address, source port
+                if (!queueOfFlow.TryGetValue(dst, out var set)) queueOfFlow[dst] = set = [];
+                set.Add(q);
+                total++;
+            }
+            return total >= 64;
+        });
+        Assert.Equal(64, total);
+        Assert.All(queueOfFlow.Values, set => Assert.Single(set));
+        Assert.True(dev.GetRxQueue(0).Stats.RxPackets > 0 && dev.GetRxQueue(1).Stats.RxPackets > 0,
+            $"queue 0: {dev.GetRxQueue(0).Stats.RxPackets}, queue 1: {dev.GetRxQueue(1).Stats.RxPackets}");
+        // Both tx queues send.
+        Assert.Equal(1, Devices.SendFrame(dev, _pool, Devices.TestFrame(60, MacAddress.Broadcast, MacAddress.Parse("02:00:00:00:00:01")), 1));
+        Assert.Equal(1UL, dev.GetTxQueue(1).Stats.TxPackets);
+    }
 }
