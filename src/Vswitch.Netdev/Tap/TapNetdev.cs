@@ -72,6 +72,11 @@ public sealed class TapNetdev : KernelInterfaceNetdev
                 e = Tun.OpenQueue(q == 0 ? requestedName : kernelName, flags, out var fd, out string actual);
                 if (e.IsError)
                 {
+                    if (existed && e == Errno.EINVAL && !File.Exists($"/sys/class/net/{requestedName}/tun_flags"))
+                    {
+                        error = $"tap: iface={requestedName}: an interface of that name exists and is not a tap";
+                        return Errno.EEXIST;
+                    }
                     error = existed && (e == Errno.EINVAL || e == Errno.EBUSY)
                         ? $"tap: iface={requestedName}: exists but cannot be attached (not a tap, in use, or other queue settings): {e}"
                         : $"tap: cannot open queue {q} of '{requestedName}': {e}";

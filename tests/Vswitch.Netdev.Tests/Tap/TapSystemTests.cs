@@ -76,6 +76,16 @@ public sealed class TapSystemTests : IDisposable
     }
 
     [RootFact]
+    public void AnExistingNonTapInterfaceIsEEXIST()
+    {
+        Assert.True(NetdevOptions.TryParse("iface=lo", out var o, out _));
+        var e = Devices.Registry().Open("tap", "p", o, _pool, out var dev, out var error);
+        Assert.Equal(Errno.EEXIST, e);
+        Assert.Null(dev);
+        Assert.Contains("iface=lo", error, StringComparison.Ordinal);
+    }
+
+    [RootFact]
     public void MacCopiedFromRemoteAndPersistKeepsInterface()
     {
         string name = Ip.UniqueName("p");
@@ -89,8 +99,12 @@ public sealed class TapSystemTests : IDisposable
                 Assert.Equal("true", first.GetInfo().Status["persist"]);
             }
             Assert.True(LibC.IfNameToIndex(name, out _).IsSuccess, "persist=true must keep the interface after close");
-            // Attaching to the existing persistent tap keeps its MAC.
-            using var again = (TapNetdev)Devices.Open(_pool, "tap", "c", $"iface={name}");
+            // Attaching to the existing persistent tap keeps its MAC. (A child process another test is forking
+            // at this moment may hold our closed fd until its exec: EBUSY for a moment, so retry briefly.)
+            Assert.True(NetdevOptions.TryParse($"iface={name}", out var attach, out _));
+            Netdev? reopened = null;
+            Assert.True(Devices.WaitFor(() => Devices.Registry().Open("tap", "c", attach, _pool, out reopened, out _).IsSuccess, 2000));
+            using var again = (TapNetdev)reopened!;
             Assert.True(again.GetMac(out var kept).IsSuccess);
             Assert.Equal(MacAddress.Parse("02:aa:bb:cc:dd:01"), kept);
         }
