@@ -68,3 +68,17 @@ public sealed class AfPacketNetdevProvider : INetdevProvider
         return e;
     }
 }
+
+/// <summary>Registration of the <c>afpacket</c> provider (alias <c>system</c>) in one call.</summary>
+public static class AfPacketNetdevRegistryExtensions
+{
+    /// <summary>Registers a new <see cref="AfPacketNetdevProvider"/> in <paramref name="registry"/> and returns it.</summary>
+    /// <exception cref="InvalidOperationException">The name <c>afpacket</c> or <c>system</c> is already registered.</exception>
+    public static AfPacketNetdevProvider AddAfPacketProvider(this NetdevRegistry registry)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        var provider = new AfPacketNetdevProvider();
+        registry.Register(provider);
+        return provider;
+    }
+}

@@ -157,3 +157,17 @@ internal sealed class TapConfig
     public IPAddress? LocalIp;
     public int LocalPrefix = -1;
 }
+
+/// <summary>Registration of the <c>tap</c> provider in one call.</summary>
+public static class TapNetdevRegistryExtensions
+{
+    /// <summary>Registers a new <see cref="TapNetdevProvider"/> in <paramref name="registry"/> and returns it.</summary>
+    /// <exception cref="InvalidOperationException">The type name <c>tap</c> is already registered.</exception>
+    public static TapNetdevProvider AddTapProvider(this NetdevRegistry registry)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        var provider = new TapNetdevProvider();
+        registry.Register(provider);
+        return provider;
+    }
+}

@@ -11,8 +11,8 @@ internal static class Devices
     public static NetdevRegistry Registry()
     {
         var r = new NetdevRegistry();
-        TapNetdevProvider.Register(r);
-        AfPacketNetdevProvider.Register(r);
+        r.AddTapProvider();
+        r.AddAfPacketProvider();
         return r;
     }
 
