@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using System.Runtime.CompilerServices;
+using Vswitch.Packets;
 
 namespace Vswitch.Netdev.AfPacket;
 
@@ -30,7 +30,7 @@ public static class PartialChecksum
             type = BinaryPrimitives.ReadUInt16BigEndian(frame[offset..]);
         }
         int l3 = offset + 2;
-        ulong sum;
+        uint sum;
         int protocol, l4, l4Length;
         if (type == 0x0800)
         {
@@ -42,7 +42,7 @@ public static class PartialChecksum
             protocol = frame[l3 + 9];
             l4 = l3 + ihl;
             l4Length = total - ihl;
-            sum = Sum(frame.Slice(l3 + 12, 8), 0);
+            sum = Checksum.Sum(frame.Slice(l3 + 12, 8));
         }
         else if (type == 0x86DD)
         {
@@ -52,7 +52,7 @@ public static class PartialChecksum
             l4 = l3 + 40;
             l4Length = payload;
             if (l4 + l4Length > frame.Length) return false;
-            sum = Sum(frame.Slice(l3 + 8, 32), 0);
+            sum = Checksum.Sum(frame.Slice(l3 + 8, 32));
         }
         else
         {
@@ -62,29 +62,13 @@ public static class PartialChecksum
         if (protocol == ProtoTcp) { if (l4Length < 20) return false; field = 16; }
         else if (protocol == ProtoUdp) { if (l4Length < 8) return false; field = 6; }
         else return false;
-        sum += (uint)protocol + (uint)l4Length;
+        sum = Checksum.Add(sum, (uint)protocol + (uint)l4Length);
         var segment = frame.Slice(l4, l4Length);
         segment[field] = 0;
         segment[field + 1] = 0;
-        sum = Sum(segment, sum);
-        ushort result = Fold(sum);
+        ushort result = Checksum.Finish(Checksum.Sum(segment, sum));
         if (protocol == ProtoUdp && result == 0) result = 0xFFFF;
         BinaryPrimitives.WriteUInt16BigEndian(segment[field..], result);
         return true;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ushort Fold(ulong sum)
-    {
-        while ((sum >> 16) != 0) sum = (sum & 0xFFFF) + (sum >> 16);
-        return (ushort)~sum;
-    }
-
-    private static ulong Sum(ReadOnlySpan<byte> data, ulong sum)
-    {
-        int i = 0;
-        for (; i + 1 < data.Length; i += 2) sum += BinaryPrimitives.ReadUInt16BigEndian(data[i..]);
-        if (i < data.Length) sum += (uint)data[i] << 8;
-        return sum;
     }
 }
