@@ -282,7 +282,12 @@ internal sealed unsafe class TapRxQueue : NetdevRxQueue
 
     public override int Receive(ref PacketBatch batch)
     {
-        if (_tap.Gone) return 0;
+        if (_tap.Gone)
+        {
+            // The fd is now an idle eventfd; a write racing with the swap may have bumped its counter: reset it.
+            LibC.ReadV(_fd, _iov + 1, 1, out _);
+            return 0;
+        }
         int added = 0;
         int attempts = batch.FreeCount;
         while (attempts-- > 0)
