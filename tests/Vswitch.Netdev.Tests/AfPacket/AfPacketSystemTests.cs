@@ -113,6 +113,20 @@ public sealed class AfPacketSystemTests : IDisposable
         }
     }
 
+    [RootVlanFact]
+    public void FramesOfAVlanSubinterfaceInANamespaceArriveTagged()
+    {
+        using var v = new VethInNamespace();
+        string net = TestSubnet.Next();
+        v.Namespace.Exec($"ip link add link {v.NsEnd} name vlan100 type vlan id 100 && ip addr add {net}.1/24 dev vlan100 && ip link set vlan100 up");
+        using var dev = Devices.Open(_pool, "afpacket", v.HostEnd, "");
+        v.Namespace.TryExec($"ping -c 1 -W 0.3 {net}.2");
+        bool tagged = Devices.ReceiveUntil(dev, (_, f) =>
+            f.Length >= 18 && f[12] == 0x81 && f[13] == 0x00 && (((f[14] << 8) | f[15]) & 0x0FFF) == 100
+            && f[16] == 0x08 && f[17] == 0x06);
+        Assert.True(tagged, "no ARP request tagged with VLAN 100 was received");
+    }
+
     [RootFact]
     public void OwnTransmissionsAreNeverReadBack()
     {

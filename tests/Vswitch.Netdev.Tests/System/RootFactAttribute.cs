@@ -48,3 +48,34 @@ public sealed class RootTheoryAttribute : TheoryAttribute
         if (SystemTestRequirements.SkipReason is { } reason) Skip = reason;
     }
 }
+
+/// <summary>
+/// A root fact that also needs 802.1Q VLAN interfaces (the 8021q module); probed once by creating one in a
+/// scratch namespace. Skipped with the reason where the kernel has no VLAN support.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class RootVlanFactAttribute : FactAttribute
+{
+    private static readonly Lazy<string?> _vlanSkip = new(ProbeVlan);
+
+    public RootVlanFactAttribute()
+    {
+        if (SystemTestRequirements.SkipReason is { } reason) Skip = reason;
+        else if (_vlanSkip.Value is { } vlan) Skip = vlan;
+    }
+
+    private static string? ProbeVlan()
+    {
+        string ns = Ip.UniqueName("q");
+        try
+        {
+            if (Ip.Exec("ip", $"netns add {ns}").Code != 0) return "cannot create a namespace to probe VLAN support";
+            var (code, _, err) = Ip.Exec("ip", $"-n {ns} link add link lo name vlanprobe type vlan id 5");
+            return code == 0 ? null : $"the kernel has no 802.1Q VLAN interfaces (8021q): {err.Trim()}";
+        }
+        finally
+        {
+            Ip.TryRun($"netns del {ns}");
+        }
+    }
+}
