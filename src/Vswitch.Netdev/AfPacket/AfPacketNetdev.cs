@@ -206,6 +206,25 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
         };
     }
 
+    /// <summary>
+    /// Accepts the options the device already runs with (so <c>dpctl set-if</c> with unchanged options succeeds);
+    /// any change returns <c>EOPNOTSUPP</c> naming the option: re-add the port to change it.
+    /// </summary>
+    public override Errno Reconfigure(NetdevOptions options, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        foreach (var key in _options.Select(p => p.Key).Union(options.Select(p => p.Key)))
+        {
+            if (_options.Get(key) != options.Get(key))
+            {
+                error = $"afpacket: option '{key}' cannot be changed on an open device (remove and re-add the port)";
+                return Errno.EOPNOTSUPP;
+            }
+        }
+        error = null;
+        return Errno.Success;
+    }
+
     /// <inheritdoc/>
     protected override KernelInterfaceState ClassifyRemoval() => KernelInterfaceState.Gone;
 

@@ -175,6 +175,10 @@ public sealed class AfPacketSystemTests : IDisposable
         var s = dev.GetStats();
         Assert.Equal(1UL, s.TxMtuDropped);
         Assert.Equal(2UL, s.TxPackets);
+        // Unchanged options are accepted again; a change is refused naming the option.
+        Assert.Equal(Errno.Success, dev.Reconfigure(dev.Options, out _));
+        Assert.Equal(Errno.EOPNOTSUPP, dev.Reconfigure(dev.Options.With("promisc", "false"), out var error));
+        Assert.Contains("promisc", error, StringComparison.Ordinal);
     }
 
     [RootFact]
