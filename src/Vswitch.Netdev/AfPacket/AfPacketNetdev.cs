@@ -14,6 +14,11 @@ namespace Vswitch.Netdev.AfPacket;
 /// <remarks>
 /// When the interface is deleted or moved to another network namespace the kernel unbinds the sockets:
 /// link goes Down, <see cref="Netdev.ChangeSeq"/> is bumped, rx returns nothing, tx drops (counted).
+/// <para>Queues follow the <see cref="NetdevRxQueue"/>/<see cref="NetdevTxQueue"/> contract: one thread per queue,
+/// never blocking (non-blocking sockets, MSG_DONTWAIT; a full socket buffer drops and counts), no allocation, no
+/// exceptions; rx buffers come from the open request's pool and pass to the caller, tx takes ownership of every
+/// packet and releases it after sendmmsg. Control members may block briefly on ioctl/netlink, are serialised
+/// internally and may be called from any thread.</para>
 /// </remarks>
 public sealed class AfPacketNetdev : KernelInterfaceNetdev
 {

@@ -16,6 +16,11 @@ namespace Vswitch.Netdev.Tap;
 /// and <see cref="KernelInterfaceNetdev.InterfaceState"/> is <see cref="KernelInterfaceState.OtherNamespace"/>.
 /// Deletion: link goes Down, <see cref="Netdev.ChangeSeq"/> is bumped, rx returns nothing and tx drops
 /// (counted); each queue fd is replaced by an idle eventfd so pollers sleeping on it do not spin.
+/// <para>Queues follow the <see cref="NetdevRxQueue"/>/<see cref="NetdevTxQueue"/> contract: one thread per queue,
+/// never blocking (the fds are non-blocking; a full kernel queue drops and counts), no allocation, no exceptions;
+/// rx buffers come from the open request's pool and pass to the caller, tx takes ownership of every packet and
+/// releases it after the write. Control members may block briefly on ioctl/netlink, are serialised internally and
+/// may be called from any thread.</para>
 /// </remarks>
 public sealed class TapNetdev : KernelInterfaceNetdev
 {
