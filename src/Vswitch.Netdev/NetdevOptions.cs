@@ -31,7 +31,8 @@ public sealed class NetdevOptions : IReadOnlyCollection<KeyValuePair<string, str
 
     /// <summary>
     /// Parses <c>key=value[,key=value...]</c>. Empty text gives no options. False, with
-    /// <paramref name="error"/> naming the problem, for an empty key, a missing <c>=</c> or a duplicate key.
+    /// <paramref name="error"/> naming the problem, for an empty key, an empty item (<c>a=1,,b=2</c>), a missing
+    /// <c>=</c> or a duplicate key. A value may be empty (<c>flag=</c>) and may contain <c>=</c>.
     /// </summary>
     public static bool TryParse(string? text, [NotNullWhen(true)] out NetdevOptions? options, [NotNullWhen(false)] out string? error)
     {
@@ -43,6 +44,11 @@ public sealed class NetdevOptions : IReadOnlyCollection<KeyValuePair<string, str
             foreach (var raw in text.Split(','))
             {
                 var item = raw.Trim();
+                if (item.Length == 0)
+                {
+                    error = $"options '{text}': empty option (a stray ',')";
+                    return false;
+                }
                 int eq = item.IndexOf('=');
                 if (eq <= 0)
                 {
