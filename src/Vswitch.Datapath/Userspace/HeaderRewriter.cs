@@ -213,20 +213,11 @@ internal static class HeaderRewriter
         return GuessIpv6L4Proto(d, l3, l4) == proto;
     }
 
-    /// <summary>RFC 1624 incremental update of a one's-complement checksum for a 16-bit word change.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ushort Update16(ushort csum, ushort oldWord, ushort newWord)
-    {
-        uint sum = (uint)(ushort)~csum + (ushort)~oldWord + newWord;
-        sum = (sum & 0xFFFF) + (sum >> 16);
-        sum = (sum & 0xFFFF) + (sum >> 16);
-        return (ushort)~sum;
-    }
+    private static ushort Update16(ushort csum, ushort oldWord, ushort newWord) => Checksum.Update16(csum, oldWord, newWord);
 
-    /// <summary>Incremental update for a 32-bit field change.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ushort Update32(ushort csum, uint oldValue, uint newValue) =>
-        Update16(Update16(csum, (ushort)(oldValue >> 16), (ushort)(newValue >> 16)), (ushort)oldValue, (ushort)newValue);
+    private static ushort Update32(ushort csum, uint oldValue, uint newValue) => Checksum.Update32(csum, oldValue, newValue);
 
     /// <summary>CRC32c (Castagnoli) as SCTP uses it (result to be stored little-endian).</summary>
     public static uint Crc32c(ReadOnlySpan<byte> data)
@@ -252,16 +243,5 @@ internal static class HeaderRewriter
             }
         }
         return ~crc;
-    }
-
-    /// <summary>Full one's-complement checksum of <paramref name="data"/> (tests and header construction).</summary>
-    public static ushort InternetChecksum(ReadOnlySpan<byte> data, uint initial = 0)
-    {
-        ulong sum = initial;
-        int i = 0;
-        for (; i + 1 < data.Length; i += 2) sum += BinaryPrimitives.ReadUInt16BigEndian(data[i..]);
-        if (i < data.Length) sum += (uint)data[i] << 8;
-        while ((sum >> 16) != 0) sum = (sum & 0xFFFF) + (sum >> 16);
-        return (ushort)~sum;
     }
 }
