@@ -35,26 +35,29 @@ internal sealed class BasicFlowKeyValidator : IFlowKeyValidator
             return false;
         }
         if (mask.EthType is not 0 and not 0xFFFF) { error = $"eth_type mask 0x{mask.EthType:x4} must be 0 or 0xffff"; return false; }
+        // A field may be matched only when its prerequisites are matched exactly, unless the match is on zero (what
+        // extraction leaves in a field a packet does not have, so an all-ones "exact" mask over a TCP key is fine).
+        var m = FlowKey.ApplyMask(key, mask);
         bool ethExact = mask.EthType == 0xFFFF;
         ushort et = key.EthType;
         bool isIp = ethExact && (et == Ipv4 || et == Ipv6);
         bool isArp = ethExact && (et == Arp || et == Rarp);
 
-        if ((mask.Vlan1Tci != 0 || mask.Vlan1Tpid != 0) && (mask.Vlan0Tci & FlowKey.VlanCfi) == 0)
+        if ((m.Vlan1Tci != 0 || m.Vlan1Tpid != 0) && (mask.Vlan0Tci & FlowKey.VlanCfi) == 0)
         { error = "an inner VLAN match requires the outer VLAN tag to be matched as present (vlan tci mask with 0x1000)"; return false; }
 
-        if ((mask.Ipv4Src | mask.Ipv4Dst) != 0 && !(ethExact && (et == Ipv4 || isArp)))
+        if ((m.Ipv4Src | m.Ipv4Dst) != 0 && !(ethExact && (et == Ipv4 || isArp)))
         { error = "ipv4/arp address match requires an exact eth_type(0x0800) or eth_type(0x0806)"; return false; }
-        if ((mask.NwTos | mask.NwTtl | mask.NwFrag) != 0 && !isIp)
+        if ((m.NwTos | m.NwTtl | m.NwFrag) != 0 && !isIp)
         { error = "tos/ttl/frag match requires an exact eth_type(0x0800) or eth_type(0x86dd)"; return false; }
-        if (mask.NwProto != 0 && !(isIp || isArp))
+        if (m.NwProto != 0 && !(isIp || isArp))
         { error = "ip proto / arp op match requires an exact eth_type(0x0800, 0x86dd or 0x0806)"; return false; }
-        if ((!mask.Ipv6Src.IsZero || !mask.Ipv6Dst.IsZero || mask.Ipv6Label != 0) && !(ethExact && et == Ipv6))
+        if ((!m.Ipv6Src.IsZero || !m.Ipv6Dst.IsZero || m.Ipv6Label != 0) && !(ethExact && et == Ipv6))
         { error = "ipv6 address/label match requires an exact eth_type(0x86dd)"; return false; }
 
         bool protoExact = mask.NwProto == 0xFF;
         if (mask.NwProto is not 0 and not 0xFF && isIp) { error = $"ip proto mask 0x{mask.NwProto:x2} must be 0 or 0xff"; return false; }
-        if ((mask.TpSrc | mask.TpDst) != 0)
+        if ((m.TpSrc | m.TpDst) != 0)
         {
             if (!isIp || !protoExact)
             { error = "tcp/udp/sctp/icmp field match requires an exact eth_type (0x0800 or 0x86dd) and an exact ip proto"; return false; }
@@ -64,13 +67,13 @@ internal sealed class BasicFlowKeyValidator : IFlowKeyValidator
             if ((mask.NwFrag & FlowKey.FragLater) != 0 && (key.NwFrag & FlowKey.FragLater) != 0)
             { error = "L4 field match on later IP fragments (frag=later), which carry no L4 header"; return false; }
         }
-        if (mask.TcpFlags != 0 && !(isIp && protoExact && key.NwProto == 6))
+        if (m.TcpFlags != 0 && !(isIp && protoExact && key.NwProto == 6))
         { error = "tcp_flags match requires an exact eth_type (0x0800 or 0x86dd) and ip proto=6"; return false; }
 
         bool ndExact = ethExact && et == Ipv6 && protoExact && key.NwProto == 58 && mask.TpSrc == 0xFFFF && key.TpSrc is 135 or 136;
-        if (!mask.NdTarget.IsZero && !ndExact)
+        if (!m.NdTarget.IsZero && !ndExact)
         { error = "nd target match requires eth_type(0x86dd), ipv6 proto=58 and an exact icmpv6 type 135 or 136"; return false; }
-        if ((!mask.ArpSha.IsZero || !mask.ArpTha.IsZero) && !(isArp || ndExact))
+        if ((!m.ArpSha.IsZero || !m.ArpTha.IsZero) && !(isArp || ndExact))
         { error = "arp sha/tha (or nd sll/tll) match requires eth_type(0x0806) or an exact ICMPv6 neighbour discovery type"; return false; }
         error = null;
         return true;
