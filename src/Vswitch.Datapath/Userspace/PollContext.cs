@@ -48,6 +48,9 @@ internal sealed class PollContext
 
     public ExactMatchCache Emc => _emc;
 
+    /// <summary>False skips the exact-match cache (benchmarks measure the classifier alone).</summary>
+    internal bool EmcEnabled { get; set; } = true;
+
     /// <summary>Picks up a new port table (flushing pending output to the old one first). Cheap when unchanged.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void RefreshPorts()
@@ -101,8 +104,9 @@ internal sealed class PollContext
                 p.Release();
                 continue;
             }
-            ulong hash = FlowKey.Hash(key);
-            var flow = _emc.Lookup(key, hash);
+            bool emc = EmcEnabled;
+            ulong hash = emc ? FlowKey.Hash(key) : 0;
+            var flow = emc ? _emc.Lookup(key, hash) : null;
             if (flow is null)
             {
                 flow = classifier.Lookup(key);
@@ -113,7 +117,7 @@ internal sealed class PollContext
                     dp.MissUpcall(in key, p);
                     continue;
                 }
-                _emc.Insert(key, hash, flow);
+                if (emc) _emc.Insert(key, hash, flow);
                 MaskHits++;
             }
             else
