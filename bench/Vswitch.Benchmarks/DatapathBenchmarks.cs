@@ -54,7 +54,7 @@ public class DatapathBenchmarks
         {
             int s = i % Subtables;
             _pool.TryRent(out var p);
-            p!.TrySetFrame(UdpFrame(0x0A000000u | (uint)s, (ushort)(1000 + i)));
+            p!.TrySetFrame(UdpFrame(0x0A000000u | (uint)s, (ushort)(1000 + i)));  // distinct udp dst per packet (unmasked)
             _packets[i] = p;
         }
         for (int s = 0; s < Subtables; s++)
@@ -67,8 +67,6 @@ public class DatapathBenchmarks
             mask.TpSrc = (ushort)(0xFFFF << (s % 16));
             mask.Ipv4Dst = s < 16 ? 0 : uint.MaxValue;
             FlowExtractor.Extract(UdpFrame(0x0A000000u | (uint)s, 1000), new PacketMetadata { InPort = 1 }, out var key, out _);
-            // Cover the tp_src of every packet of this subtable: tp_src masked to the subtable's prefix.
-            key.TpSrc = 0;
             var rc = _dp.FlowPut(FlowPutFlags.Create, key, mask, new OdpActionList([new OutputAction(2)]), out _, out var error);
             if (rc.IsError) throw new InvalidOperationException($"flow put: {rc} {error}");
             // The memory-to-memory path: same packets arriving on the memory port, out the other memory port.
@@ -77,10 +75,14 @@ public class DatapathBenchmarks
             if (rc.IsError) throw new InvalidOperationException($"flow put: {rc} {error}");
         }
         _setupKeys = new FlowKey[Batch];
+        // Sanity: every benchmark packet must hit a flow on port 1 (a miss would measure the upcall path instead).
+        RunThroughContext(emc: false);
+        _dp.GetStats(out var stats);
+        if (stats.Missed != 0 || stats.Hit != Batch) throw new InvalidOperationException($"benchmark packets miss: {stats}");
         _dp.SetListenMask(DatapathListenMask.Miss);
     }
 
-    private static byte[] UdpFrame(uint src, ushort sport)
+    private static byte[] UdpFrame(uint src, ushort dport)
     {
         var f = new byte[64];
         BinaryPrimitives.WriteUInt64BigEndian(f, 0x101112131415_0001UL);
@@ -93,8 +95,8 @@ public class DatapathBenchmarks
         BinaryPrimitives.WriteUInt32BigEndian(f.AsSpan(26), src);
         BinaryPrimitives.WriteUInt32BigEndian(f.AsSpan(30), 0x0A010101);
         BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(24), Checksum.Ipv4Header(f.AsSpan(14, 20)));
-        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(34), sport);
-        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(36), 9);
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(34), 0); // tp_src 0: inside every subtable's tp_src prefix
+        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(36), dport);
         BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(38), 30);
         return f;
     }
@@ -155,7 +157,7 @@ public class DatapathBenchmarks
         mask.InPort = uint.MaxValue;
         mask.EthType = 0xFFFF;
         mask.NwProto = 0xFF;
-        mask.TpSrc = 0xFFFF;
+        mask.TpDst = 0xFFFF;
         var actions = s_output2;
         int n = 0;
         while (_dp.RecvUpcall(out var up).IsSuccess)

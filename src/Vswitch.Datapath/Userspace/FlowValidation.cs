@@ -4,11 +4,14 @@ using Vswitch.Packets;
 
 namespace Vswitch.Datapath.Userspace;
 
-/// <summary>Checks a flow key/mask before it is installed (the seam to the odp engineer's validator).</summary>
+/// <summary>Checks a flow key/mask before it is installed (the seam to the odp layer's validator).</summary>
 internal interface IFlowKeyValidator
 {
-    /// <summary>False with <paramref name="error"/> naming the problem when the (key, mask) pair is inconsistent or incomplete.</summary>
-    bool Validate(in FlowKey key, in FlowKey mask, [NotNullWhen(false)] out string? error);
+    /// <summary>
+    /// False with <paramref name="error"/> naming the problem when the (key, mask) pair is inconsistent or incomplete;
+    /// otherwise the normalised pair the datapath installs (key AND mask, and the mask possibly adjusted).
+    /// </summary>
+    bool Validate(in FlowKey key, in FlowKey mask, out FlowKey normalizedKey, out FlowKey normalizedMask, [NotNullWhen(false)] out string? error);
 }
 
 /// <summary>
@@ -23,7 +26,14 @@ internal sealed class BasicFlowKeyValidator : IFlowKeyValidator
 
     private const ushort Ipv4 = 0x0800, Ipv6 = 0x86DD, Arp = 0x0806, Rarp = 0x8035;
 
-    public bool Validate(in FlowKey key, in FlowKey mask, [NotNullWhen(false)] out string? error)
+    public bool Validate(in FlowKey key, in FlowKey mask, out FlowKey normalizedKey, out FlowKey normalizedMask, [NotNullWhen(false)] out string? error)
+    {
+        normalizedMask = mask;
+        normalizedKey = FlowKey.ApplyMask(key, mask);
+        return Check(key, mask, out error);
+    }
+
+    private static bool Check(in FlowKey key, in FlowKey mask, [NotNullWhen(false)] out string? error)
     {
         var kb = FlowKey.AsBytes(ref System.Runtime.CompilerServices.Unsafe.AsRef(in key));
         var mb = FlowKey.AsBytes(ref System.Runtime.CompilerServices.Unsafe.AsRef(in mask));

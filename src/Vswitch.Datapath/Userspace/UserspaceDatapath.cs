@@ -371,11 +371,24 @@ internal sealed class UserspaceDatapath
     {
         flow = null;
         if (_destroyed) return Errno.ENODEV;
-        var masked = FlowKey.ApplyMask(key, mask);
-        var f = Classifier.Find(masked, mask);
+        Normalize(key, mask, out var masked, out var m);
+        var f = Classifier.Find(masked, m);
         if (f is null) return Errno.ENOENT;
         flow = f.Snapshot();
         return Errno.Success;
+    }
+
+    /// <summary>
+    /// The (key, mask) identity a put of this pair would install: the validator's normalisation, or plain key AND mask
+    /// when the pair is invalid (then nothing can match it anyway).
+    /// </summary>
+    private void Normalize(in FlowKey key, in FlowKey mask, out FlowKey maskedKey, out FlowKey normMask)
+    {
+        if (!_validator.Validate(key, mask, out maskedKey, out normMask, out _))
+        {
+            normMask = mask;
+            maskedKey = FlowKey.ApplyMask(key, mask);
+        }
     }
 
     public Errno FlowLookup(in FlowKey packetKey, out DatapathFlow? flow)
@@ -393,18 +406,17 @@ internal sealed class UserspaceDatapath
         oldStats = default;
         error = null;
         if (actions is null) { error = "actions must not be null (use OdpActionList.Drop)"; return Errno.EINVAL; }
-        if (!_validator.Validate(key, mask, out error)) return Errno.EINVAL;
+        if (!_validator.Validate(key, mask, out var masked, out var normMask, out error)) return Errno.EINVAL;
         if (!ActionValidation.Validate(actions, MaxPorts, out error)) return Errno.EINVAL;
-        var masked = FlowKey.ApplyMask(key, mask);
         lock (_control)
         {
             if (_destroyed) return Errno.ENODEV;
-            var existing = Classifier.Find(masked, mask);
+            var existing = Classifier.Find(masked, normMask);
             if (existing is null)
             {
                 if ((flags & FlowPutFlags.Create) == 0) { error = "no such flow (put without create)"; return Errno.ENOENT; }
                 if (Classifier.FlowCount >= _options.MaxFlows) { error = $"flow table full ({_options.MaxFlows} flows)"; return Errno.EFBIG; }
-                Classifier.Insert(new DpFlow(masked, mask, actions));
+                Classifier.Insert(new DpFlow(masked, normMask, actions));
                 return Errno.Success;
             }
             if ((flags & FlowPutFlags.Modify) == 0) { error = "flow already exists (put without modify)"; return Errno.EEXIST; }
@@ -418,11 +430,11 @@ internal sealed class UserspaceDatapath
     public Errno FlowDel(in FlowKey key, in FlowKey mask, out DatapathFlowStats stats)
     {
         stats = default;
-        var masked = FlowKey.ApplyMask(key, mask);
+        Normalize(key, mask, out var masked, out var m);
         lock (_control)
         {
             if (_destroyed) return Errno.ENODEV;
-            var f = Classifier.Find(masked, mask);
+            var f = Classifier.Find(masked, m);
             if (f is null || !Classifier.Remove(f)) return Errno.ENOENT;
             stats = f.ReadStats();
             return Errno.Success;
