@@ -4,7 +4,8 @@ using Vswitch.Packets;
 namespace Vswitch.Datapath.Userspace;
 
 /// <summary>
-/// All flows that share one mask: a hash table keyed by <see cref="FlowKey.HashMasked"/>. Readers (poll threads) never
+/// All flows that share one mask: a hash table keyed by the masked key's hash over the mask's non-zero words
+/// (<see cref="KeyHash.Masked"/>). Readers (poll threads) never
 /// lock: buckets hold immutable chains of nodes, and the bucket array is replaced (never changed in place) on resize.
 /// Insert and remove build new chain prefixes and publish them with a volatile write, so a reader sees either the old
 /// or the new chain, both complete (RCU-style; the GC reclaims the old nodes once no reader holds them).
@@ -12,21 +13,29 @@ namespace Vswitch.Datapath.Userspace;
 /// </summary>
 internal sealed class Subtable
 {
-    internal sealed class Node(DpFlow flow, Node? next)
+    internal sealed class Node(DpFlow flow, ulong hash, Node? next)
     {
         public readonly DpFlow Flow = flow;
-        public readonly ulong Hash = flow.MaskedHash;
+        public readonly ulong Hash = hash;
         public readonly Node? Next = next;
     }
 
     public readonly FlowKey Mask;
+    private readonly byte[] _words; // the mask's non-zero 64-bit words: only these are hashed
     private Node?[] _buckets = new Node?[16];
     private int _count;
 
     /// <summary>Packets found in this subtable since the last re-ranking (approximate: racy increments).</summary>
     public long Hits;
 
-    public Subtable(in FlowKey mask) => Mask = mask;
+    public Subtable(in FlowKey mask)
+    {
+        Mask = mask;
+        _words = KeyHash.NonZeroWords(mask);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong HashOf(in FlowKey key) => KeyHash.Masked(key, Mask, _words);
 
     public int Count => Volatile.Read(ref _count);
 
@@ -37,7 +46,7 @@ internal sealed class Subtable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public DpFlow? Lookup(in FlowKey key)
     {
-        ulong hash = FlowKey.HashMasked(key, Mask);
+        ulong hash = HashOf(key);
         var buckets = Volatile.Read(ref _buckets);
         for (var n = Volatile.Read(ref buckets[(int)hash & (buckets.Length - 1)]); n is not null; n = n.Next)
         {
@@ -49,7 +58,7 @@ internal sealed class Subtable
     /// <summary>The flow whose masked key equals <paramref name="maskedKey"/>, or null.</summary>
     public DpFlow? Find(in FlowKey maskedKey)
     {
-        ulong hash = FlowKey.Hash(maskedKey);
+        ulong hash = HashOf(maskedKey);
         var buckets = Volatile.Read(ref _buckets);
         for (var n = Volatile.Read(ref buckets[(int)hash & (buckets.Length - 1)]); n is not null; n = n.Next)
             if (n.Hash == hash && n.Flow.Key.Equals(maskedKey)) return n.Flow;
@@ -61,8 +70,9 @@ internal sealed class Subtable
     {
         var buckets = _buckets;
         if (_count + 1 > buckets.Length * 2) buckets = Grow(buckets);
-        int i = (int)flow.MaskedHash & (buckets.Length - 1);
-        Volatile.Write(ref buckets[i], new Node(flow, buckets[i]));
+        ulong hash = HashOf(flow.Key);
+        int i = (int)hash & (buckets.Length - 1);
+        Volatile.Write(ref buckets[i], new Node(flow, hash, buckets[i]));
         Volatile.Write(ref _count, _count + 1);
     }
 
@@ -73,7 +83,7 @@ internal sealed class Subtable
             for (var n = head; n is not null; n = n.Next)
             {
                 int i = (int)n.Hash & (fresh.Length - 1);
-                fresh[i] = new Node(n.Flow, fresh[i]);
+                fresh[i] = new Node(n.Flow, n.Hash, fresh[i]);
             }
         Volatile.Write(ref _buckets, fresh);
         return fresh;
@@ -83,7 +93,7 @@ internal sealed class Subtable
     public bool Remove(DpFlow flow)
     {
         var buckets = _buckets;
-        int i = (int)flow.MaskedHash & (buckets.Length - 1);
+        int i = (int)HashOf(flow.Key) & (buckets.Length - 1);
         var head = buckets[i];
         // Find the node, then rebuild the prefix before it so the published chain is always complete.
         int depth = 0;
@@ -93,10 +103,10 @@ internal sealed class Subtable
         Node? rebuilt = n.Next;
         if (depth > 0)
         {
-            var prefix = new DpFlow[depth];
+            var prefix = new Node[depth];
             var p = head;
-            for (int k = 0; k < depth; k++) { prefix[k] = p!.Flow; p = p.Next; }
-            for (int k = depth - 1; k >= 0; k--) rebuilt = new Node(prefix[k], rebuilt);
+            for (int k = 0; k < depth; k++) { prefix[k] = p!; p = p!.Next; }
+            for (int k = depth - 1; k >= 0; k--) rebuilt = new Node(prefix[k].Flow, prefix[k].Hash, rebuilt);
         }
         Volatile.Write(ref buckets[i], rebuilt);
         Volatile.Write(ref _count, _count - 1);

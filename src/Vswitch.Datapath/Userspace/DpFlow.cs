@@ -14,7 +14,6 @@ internal sealed class DpFlow
 {
     public readonly FlowKey Key;      // masked
     public readonly FlowKey Mask;
-    public readonly ulong MaskedHash; // HashMasked(Key, Mask) == Hash of Key
     private OdpActionList _actions;
     private volatile bool _dead;
 
@@ -27,7 +26,6 @@ internal sealed class DpFlow
     {
         Key = maskedKey;
         Mask = mask;
-        MaskedHash = FlowKey.HashMasked(maskedKey, mask);
         _actions = actions;
     }
 

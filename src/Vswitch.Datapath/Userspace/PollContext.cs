@@ -105,7 +105,7 @@ internal sealed class PollContext
                 continue;
             }
             bool emc = EmcEnabled;
-            ulong hash = emc ? FlowKey.Hash(key) : 0;
+            ulong hash = emc ? KeyHash.Exact(key) : 0;
             var flow = emc ? _emc.Lookup(key, hash) : null;
             if (flow is null)
             {
