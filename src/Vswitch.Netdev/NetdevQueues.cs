@@ -4,8 +4,13 @@ namespace Vswitch.Netdev;
 
 /// <summary>
 /// A receive queue. Exactly one thread (a poll thread) calls <see cref="Receive"/>,
-/// <see cref="PrepareToWait"/> and <see cref="Drain"/> for a given queue at a time.
+/// <see cref="PrepareToWait"/>, <see cref="FinishWait"/> and <see cref="Drain"/> for a given queue at a time.
 /// </summary>
+/// <remarks>
+/// Sleeping: <c>if (Receive(ref b) == 0 &amp;&amp; PrepareToWait()) { epoll_wait on WaitFd; FinishWait(); }</c>.
+/// After <see cref="PrepareToWait"/> returned true the poll thread must call <see cref="FinishWait"/> once it stops
+/// waiting, whether or not it actually slept. See docs/netdev-contract.md.
+/// </remarks>
 public abstract class NetdevRxQueue
 {
     /// <summary>Per-queue counters; written by the polling thread only.</summary>

@@ -50,7 +50,8 @@ public enum ExtractStatus : byte
     /// (the key is still filled from the first 20 bytes, as OVS's userspace extractor does), a neighbour
     /// discovery option of length 0 or running past the message (addresses found before it are kept), a
     /// repeated source/target link-layer option (target and link-layer addresses are cleared, as OVS), or
-    /// a transport header at an offset beyond 32767 (transport fields zero).
+    /// a transport header at an offset beyond 32767 (transport fields zero, <see cref="PacketLayout.L4Offset"/> -1).
+    /// In the other cases the fixed transport header is complete, so <see cref="PacketLayout.L4Offset"/> is set.
     /// </summary>
     MalformedL4 = 5,
 }

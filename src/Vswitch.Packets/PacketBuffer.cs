@@ -174,9 +174,13 @@ public struct PacketMetadata
 /// <summary>Offsets of the headers within the frame, from the start of <see cref="PacketBuffer.Data"/>; -1 when absent.</summary>
 public struct PacketLayout
 {
-    /// <summary>Offset of the L3 header (after Ethernet and VLAN tags), or -1.</summary>
+    /// <summary>Offset of the L3 header (after Ethernet, VLAN tags and any LLC/SNAP header), or -1. As set by
+    /// <see cref="FlowExtractor"/>: for IPv4, IPv6 and ARP it is set only when that header's fixed part is complete and
+    /// consistent (so a set action may rewrite it in place); for other ethertypes it is the first byte after the L2 headers.</summary>
     public short L3Offset;
-    /// <summary>Offset of the L4 header (TCP/UDP/SCTP/ICMP/ICMPv6), or -1.</summary>
+    /// <summary>Offset of the L4 header (TCP/UDP/SCTP/ICMP/ICMPv6), or -1. As set by <see cref="FlowExtractor"/>:
+    /// only when that header's fixed part (TCP 20, UDP 8, SCTP 12, ICMP/ICMPv6 8 bytes) lies inside the frame and
+    /// the IP payload, and never for a non-first fragment.</summary>
     public short L4Offset;
 
     /// <summary>No headers known.</summary>

@@ -63,7 +63,8 @@ public sealed unsafe class PacketPool : IDisposable
     /// <summary>How many times a rent found the pool empty.</summary>
     public long ExhaustedCount => Volatile.Read(ref _exhausted);
 
-    /// <summary>Takes a buffer, reset for receive. False (and <see cref="ExhaustedCount"/> + 1) when the pool is empty.</summary>
+    /// <summary>Takes a buffer, reset for receive. False (and <see cref="ExhaustedCount"/> + 1) when the pool is empty,
+    /// or, briefly, while the buffer next in line is still being returned by another thread (that return is never lost).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryRent([NotNullWhen(true)] out PacketBuffer? buffer)
     {
@@ -117,6 +118,7 @@ public sealed unsafe class PacketPool : IDisposable
     public void Return(PacketBuffer buffer)
     {
         var cells = _cells;
+        var spin = new SpinWait();
         long pos = Volatile.Read(ref _enqueuePos.Value);
         while (true)
         {
@@ -135,8 +137,14 @@ public sealed unsafe class PacketPool : IDisposable
             }
             else if (diff < 0)
             {
-                // Ring full: only possible on a double return. Drop the reference; never corrupt state.
-                return;
+                // The cell still holds the previous lap. Either a renter claimed it (advanced _dequeuePos) and was
+                // preempted before publishing its sequence, which is transient: wait for it, or dropping the buffer
+                // would leak it from the pool for good; or the ring really holds ring-size items, only possible
+                // after a double return: drop the reference, never corrupt state.
+                if (pos - Volatile.Read(ref _dequeuePos.Value) > _mask)
+                    return;
+                spin.SpinOnce();
+                pos = Volatile.Read(ref _enqueuePos.Value);
             }
             else
             {

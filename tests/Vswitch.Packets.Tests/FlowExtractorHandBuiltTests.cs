@@ -220,6 +220,15 @@ public class FlowExtractorHandBuiltTests
         Assert.Equal(26, layout.L3Offset);
     }
 
+    [Fact]
+    public void Snap_ExactlyEightBytesAtEndOfFrame_IsUsed()
+    {
+        var frame = Cat(Eth(8), new byte[] { 0xAA, 0xAA, 0x03, 0, 0, 0, 0x88, 0xb5 });
+        Assert.Equal(ExtractStatus.Ok, Extract(frame, out var key, out var layout));
+        AssertKey(L2Key(0x88b5), key);
+        Assert.Equal(22, layout.L3Offset);
+    }
+
     [Theory]
     [InlineData(new byte[] { 0xAA, 0xAA, 0x03, 0x00, 0x00, 0x0C, 0x20, 0x00 })] // Cisco OUI (CDP)
     [InlineData(new byte[] { 0xAA, 0xAA, 0x03, 0x00, 0x00, 0x00, 0x05, 0xFF })] // SNAP type below 0x600

@@ -219,4 +219,39 @@ public class FlowExtractorPacketDotNetTests
             }
         }
     }
+    [Fact]
+    public void HandBuiltNeighborSolicitation_AgreesWithPacketDotNet_AndChecksumMatches()
+    {
+        var target = IPAddress.Parse("fe80::1:2ff:fe03:405");
+        byte[] sll = [0x02, 0x11, 0x22, 0x33, 0x44, 0x55];
+        var nd = Nd(135, target.GetAddressBytes(), LinkAddrOption(1, sll));
+        var frame = Cat(Eth(0x86dd), Ipv6(58, nd.Length, hopLimit: 255), nd);
+
+        var decoded = Packet.ParsePacket(LinkLayers.Ethernet, frame);
+        var icmp = decoded.Extract<IcmpV6Packet>();
+        Assert.NotNull(icmp);
+        Assert.Equal(IcmpV6Type.NeighborSolicitation, icmp.Type);
+        icmp.UpdateIcmpChecksum();
+        var ns = decoded.Extract<NdpNeighborSolicitationPacket>();
+        Assert.NotNull(ns);
+        Assert.Equal(target, ns.TargetAddress);
+
+        Assert.Equal(ExtractStatus.Ok, Extract(frame, out var key, out var layout));
+        Assert.Equal(new Ipv6Address(ns.TargetAddress.GetAddressBytes()), key.NdTarget);
+        Assert.Equal(new MacAddress(sll), key.ArpSha);
+        Assert.True(key.ArpTha.IsZero);
+        Assert.Equal(135, key.TpSrc);
+        Assert.Equal(0, key.TpDst);
+        Assert.Equal(58, key.NwProto);
+
+        // ICMPv6 checksum (pseudo-header) agrees with PacketDotNet's.
+        // PacketDotNet wrote its checksum into the frame's bytes: with it in place, verification gives 0.
+        var segment = frame.AsSpan(layout.L4Offset).ToArray();
+        var src = key.Ipv6Src; var dst = key.Ipv6Dst;
+        Assert.NotEqual(0, icmp.Checksum);
+        Assert.Equal(0, Checksum.TransportIpv6(in src, in dst, 58, segment));
+        segment[IcmpHeader.ChecksumOffset] = 0;
+        segment[IcmpHeader.ChecksumOffset + 1] = 0;
+        Assert.Equal(icmp.Checksum, Checksum.TransportIpv6(in src, in dst, 58, segment));
+    }
 }

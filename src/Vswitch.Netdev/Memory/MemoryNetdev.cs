@@ -207,6 +207,22 @@ public sealed class MemoryNetdev : Netdev
     }
 
     /// <summary>
+    /// Test convenience: copies <paramref name="frame"/> into a buffer from <see cref="Pool"/> and sends it on tx queue
+    /// <paramref name="queue"/>, exactly as <see cref="NetdevTxQueue.Send"/> would (so on a wire it arrives on the peer's
+    /// rx). True when it was delivered; false when dropped (counted as Send counts) or the pool is empty (nothing
+    /// counted). Uses the tx queue, so the caller must be the only thread sending on it.
+    /// </summary>
+    public bool Transmit(ReadOnlySpan<byte> frame, int queue = 0)
+    {
+        if ((uint)queue >= (uint)_tx.Length) ThrowBadQueue(queue);
+        if (frame.Length > PacketBuffer.MaxFrameSize || !_pool.TryRent(out var packet)) return false;
+        packet.TrySetFrame(frame);
+        var batch = new PacketBatch();
+        batch.TryAdd(packet);
+        return _tx[queue].Send(ref batch) == 1;
+    }
+
+    /// <summary>
     /// Takes the oldest frame a standalone device transmitted (ownership passes to the caller, who releases it).
     /// False when none is waiting. Wired devices deliver to their peer and capture nothing. One thread at a time.
     /// </summary>
@@ -225,7 +241,7 @@ public sealed class MemoryNetdev : Netdev
 
     [DoesNotReturn]
     private void ThrowBadQueue(int queue) =>
-        throw new ArgumentOutOfRangeException(nameof(queue), queue, $"memory device '{Name}' has {_rx.Length} rx queue(s)");
+        throw new ArgumentOutOfRangeException(nameof(queue), queue, $"memory device '{Name}' has {_rx.Length} queue pair(s)");
 
     // ---- control ----
 

@@ -43,16 +43,16 @@ public sealed class MemoryRxQueue : NetdevRxQueue
     {
         var device = (MemoryNetdev)Device;
         if (!device.IsUp) return DropAllWhileDown();
-        int free = batch.FreeCount;
-        int added = 0;
+        int first = batch.Count;
+        int added = _ring.DequeueBurst(ref batch, PacketBatch.Capacity);
+        var packets = batch.AsSpan();
         ulong bytes = 0;
-        while (added < free && _ring.TryDequeue(out var packet))
+        for (int i = first; i < packets.Length; i++)
         {
+            var packet = packets[i]!;
             packet.Metadata = default;
             packet.Layout = PacketLayout.None;
             bytes += (ulong)packet.Length;
-            batch.TryAdd(packet);
-            added++;
         }
         Stats.RxPackets += (ulong)added;
         Stats.RxBytes += bytes;
@@ -155,37 +155,36 @@ public sealed class MemoryTxQueue : NetdevTxQueue
             linkUp = device.IsUp && device.PeerName is null;
         }
         int maxFrame = device.MaxFrameLength;
-        int sent = 0;
-        ulong bytes = 0;
         ulong dropped = 0;
         ulong mtuDropped = 0;
-        for (int i = 0; i < packets.Length; i++)
+        ulong bytes = 0;
+        int valid = 0;
+        if (!linkUp)
         {
-            var packet = packets[i]!;
-            int length = packet.Length;
-            if (!linkUp)
-            {
-                packet.Release();
-                dropped++;
-            }
-            else if (length > maxFrame)
-            {
-                packet.Release();
-                dropped++;
-                mtuDropped++;
-            }
-            else if (target.TryEnqueue(packet))
-            {
-                sent++;
-                bytes += (ulong)length;
-            }
-            else
-            {
-                packet.Release();
-                dropped++;
-                peer?.CountRxOverflow();
-            }
+            for (int i = 0; i < packets.Length; i++) packets[i]!.Release();
+            dropped = (ulong)packets.Length;
         }
+        else
+        {
+            // Compact the packets that may go to the front (order kept), then hand them over in one burst.
+            for (int i = 0; i < packets.Length; i++)
+            {
+                var packet = packets[i]!;
+                int length = packet.Length;
+                if (length > maxFrame)
+                {
+                    packet.Release();
+                    mtuDropped++;
+                    continue;
+                }
+                bytes += (ulong)length;
+                if (valid != i) packets[valid] = packet; // no heap store (write barrier) until something was dropped
+                valid++;
+            }
+            dropped = mtuDropped;
+        }
+        int sent = valid == 0 ? 0 : target.EnqueueBurst(packets[..valid]);
+        if (sent < valid) DropRingFull(packets[sent..valid], peer, ref bytes, ref dropped);
         batch.Clear();
         Stats.TxPackets += (ulong)sent;
         Stats.TxBytes += bytes;
@@ -193,5 +192,18 @@ public sealed class MemoryTxQueue : NetdevTxQueue
         Stats.TxMtuDropped += mtuDropped;
         if (sent > 0) targetQueue?.WakeIfSleeping();
         return sent;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void DropRingFull(Span<PacketBuffer?> refused, MemoryNetdev? peer, ref ulong bytes, ref ulong dropped)
+    {
+        for (int i = 0; i < refused.Length; i++)
+        {
+            var packet = refused[i]!;
+            bytes -= (ulong)packet.Length;
+            packet.Release();
+            dropped++;
+            peer?.CountRxOverflow();
+        }
     }
 }

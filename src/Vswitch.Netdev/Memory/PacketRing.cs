@@ -81,6 +81,63 @@ internal sealed class PacketRing
         }
     }
 
+    /// <summary>
+    /// Adds a prefix of <paramref name="packets"/> (all non-null) with one compare-and-swap for the whole burst, as
+    /// DPDK's <c>rte_ring_enqueue_burst</c> does; returns how many were added (0..Length, fewer when the ring fills).
+    /// Ownership of the added packets moves into the ring; the rest stay with the caller. Any thread.
+    /// </summary>
+    /// <remarks>
+    /// Correct with a single consumer that frees slots in order: the consumer resets a slot's sequence before it
+    /// advances the dequeue position, so <c>capacity - (enqueuePos - dequeuePos)</c> read in that order never
+    /// overestimates the free slots.
+    /// </remarks>
+    public int EnqueueBurst(ReadOnlySpan<PacketBuffer?> packets)
+    {
+        if (packets.IsEmpty) return 0;
+        var slots = _slots;
+        long capacity = slots.Length;
+        long pos, n;
+        while (true)
+        {
+            pos = Volatile.Read(ref _enqueuePos.Value);
+            long head = Volatile.Read(ref _dequeuePos.Value);
+            n = Math.Min(capacity - (pos - head), packets.Length);
+            if (n <= 0) return 0;
+            if (Interlocked.CompareExchange(ref _enqueuePos.Value, pos + n, pos) == pos) break;
+        }
+        for (long i = 0; i < n; i++)
+        {
+            ref Slot slot = ref slots[(pos + i) & _mask];
+            slot.Item = packets[(int)i];
+            Volatile.Write(ref slot.Sequence, pos + i + 1);
+        }
+        return (int)n;
+    }
+
+    /// <summary>
+    /// Moves up to <paramref name="max"/> of the oldest packets into <paramref name="batch"/> (bounded by its free
+    /// space) and returns how many. Consumer thread only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int DequeueBurst(ref PacketBatch batch, int max)
+    {
+        var slots = _slots;
+        long pos = _dequeuePos.Value;
+        long start = pos;
+        max = Math.Min(max, batch.FreeCount);
+        while (pos - start < max)
+        {
+            ref Slot slot = ref slots[pos & _mask];
+            if (Volatile.Read(ref slot.Sequence) != pos + 1) break;
+            batch.TryAdd(slot.Item!);
+            slot.Item = null;
+            Volatile.Write(ref slot.Sequence, pos + _mask + 1);
+            pos++;
+        }
+        if (pos != start) Volatile.Write(ref _dequeuePos.Value, pos);
+        return (int)(pos - start);
+    }
+
     /// <summary>Takes the oldest packet; false when empty. Consumer thread only.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryDequeue([NotNullWhen(true)] out PacketBuffer? packet)

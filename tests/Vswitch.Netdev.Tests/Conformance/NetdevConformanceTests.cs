@@ -15,8 +15,9 @@ namespace Vswitch.Netdev.Tests.Conformance;
 /// <para>To add a provider: subclass, implement <see cref="ProviderType"/>, <see cref="RegisterProvider"/>,
 /// <see cref="OpenHarness"/>, <see cref="NewDeviceName"/> and <see cref="InvalidOptionValues"/>; override
 /// <see cref="CountersAreExact"/> / <see cref="DeliveryTimeout"/> when the device is kernel-backed. xunit runs every
-/// [Fact] below for the subclass. Kernel-backed subclasses needing root should skip themselves (xunit 2 has no
-/// dynamic skip: put them behind a custom <c>FactAttribute</c> or a trait the CI filters).</para>
+/// [Fact] below for the subclass, each with a fresh registry, pool and harness. Kernel-backed harnesses need root
+/// (CI runs as root); xunit 2 has no dynamic skip, so a subclass that must not run elsewhere is best marked with a
+/// <c>[Trait]</c> the runner filters on.</para>
 /// <para>Every frame the suite sends is marked (EtherType <see cref="TestEtherType"/>, a random 8-byte run marker and
 /// a sequence number) and every receive ignores unmarked frames, so kernel noise does not break the tests.</para>
 /// </remarks>

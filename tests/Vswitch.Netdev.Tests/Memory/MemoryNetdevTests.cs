@@ -136,6 +136,23 @@ public sealed class MemoryNetdevTests : IDisposable
     }
 
     [Fact]
+    public void Transmit_CopiesAndSendsThroughTheTxQueue()
+    {
+        var (a, b) = _provider.OpenPair("vswa", "vswb", _pool, "mtu=100");
+        using var _a = a;
+        using var _b = b;
+
+        Assert.True(a.Transmit(Frame(1, 100)));
+        Assert.False(a.Transmit(Frame(2, 119)));       // over MTU + 18: dropped like any Send
+        Assert.Throws<ArgumentOutOfRangeException>(() => a.Transmit(Frame(3), 1));
+
+        Assert.Equal(Frame(1, 100), Assert.Single(Receive(b, 0)));
+        Assert.Equal(1UL, a.GetStats().TxMtuDropped);
+        Assert.Equal(1UL, a.GetStats().TxPackets);
+        Assert.Equal(_pool.Capacity, _pool.Available);
+    }
+
+    [Fact]
     public void Wire_ConnectsInEitherOrder_WithChangeSeqAndLink()
     {
         using var a = _provider.OpenDevice("vswa", _pool, "peer=vswb");
@@ -376,75 +393,83 @@ public sealed class MemoryNetdevTests : IDisposable
         Assert.Equal(2, rxq.Drain());
     }
 
-    [Fact]
-    public void ConcurrentProducer_SleepingConsumer_NoLostWakeupAndOrderKept()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void ConcurrentProducers_SleepingConsumer_NoLostWakeupAndPerProducerOrderKept(int producers)
     {
-        var (a, b) = _provider.OpenPair("vswa", "vswb", _pool, "capacity=64");
-        using var _a = a;
-        using var _b = b;
-        const int total = 20_000;
+        using var a = _provider.OpenDevice("vswa", _pool, $"queues={producers},peer=vswb,capacity=64");
+        using var b = _provider.OpenDevice("vswb", _pool, "capacity=64");
+        const int perProducer = 20_000;
+        int total = perProducer * producers;
         var rxq = b.GetRxQueue(0);
         Assert.True(LibC.EpollCreate(LibC.EPOLL_CLOEXEC, out int epfd).IsSuccess);
-        int timeouts = 0;
+        int lostWakeups = 0;
+        var threads = new List<Thread>();
         try
         {
             Assert.Equal(Errno.Success, LibC.EpollCtl(epfd, LibC.EPOLL_CTL_ADD, rxq.WaitFd, LibC.EPOLLIN, 0));
-            var producer = new Thread(() =>
+            for (int t = 0; t < producers; t++)
             {
-                var tx = a.GetTxQueue(0);
-                var batch = new PacketBatch();
-                for (int seq = 0; seq < total;)
+                int id = t;
+                var producer = new Thread(() =>
                 {
-                    int n = Math.Min(8, total - seq);
-                    for (int i = 0; i < n; i++)
+                    var tx = a.GetTxQueue(id);
+                    var batch = new PacketBatch();
+                    for (int seq = 0; seq < perProducer;)
                     {
-                        PacketBuffer? p;
-                        while (!_pool.TryRent(out p)) Thread.Yield();
-                        p.TrySetFrame(Frame(seq + i));
-                        batch.TryAdd(p);
+                        int n = Math.Min(8 + id * 5, perProducer - seq);
+                        for (int i = 0; i < n; i++)
+                        {
+                            PacketBuffer? p;
+                            while (!_pool.TryRent(out p)) Thread.Yield();
+                            p.TrySetFrame(Frame((id << 24) | (seq + i)));
+                            batch.TryAdd(p);
+                        }
+                        seq += n;
+                        tx.Send(ref batch);
+                        if ((seq & 1023) < n) Thread.Sleep(1); // let the consumer fall asleep now and then
                     }
-                    seq += n;
-                    tx.Send(ref batch);
-                    if ((seq & 1023) == 0) Thread.Sleep(1); // let the consumer fall asleep now and then
-                }
-            });
-            producer.Start();
+                });
+                threads.Add(producer);
+                producer.Start();
+            }
 
             var rx = new PacketBatch();
             Span<LibC.epoll_event> events = stackalloc LibC.epoll_event[1];
-            int received = 0, last = -1;
-            ulong dropped = 0;
+            var last = new int[producers];
+            Array.Fill(last, -1);
+            int received = 0;
             var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (received + (int)dropped < total && DateTime.UtcNow < deadline)
+            while (received + (int)a.GetStats().TxDropped < total && DateTime.UtcNow < deadline)
             {
-                if (rxq.Receive(ref rx) == 0)
+                if (rxq.Receive(ref rx) == 0 && rxq.PrepareToWait())
                 {
-                    if (rxq.PrepareToWait())
-                    {
-                        LibC.EpollWait(epfd, events, 2000, out int ready);
-                        rxq.FinishWait();
-                        // A timeout with packets pending would be a lost wake-up.
-                        if (ready == 0 && rxq.Receive(ref rx) > 0) timeouts++;
-                    }
+                    LibC.EpollWait(epfd, events, 2000, out int ready);
+                    rxq.FinishWait();
+                    // Waking by timeout with packets pending is a lost wake-up.
+                    if (ready == 0 && rxq.Receive(ref rx) > 0) lostWakeups++;
                 }
                 for (int i = 0; i < rx.Count; i++)
                 {
-                    int seq = Seq(rx[i]);
-                    Assert.True(seq > last, $"out of order: {seq} after {last}");
-                    last = seq;
+                    int tagged = Seq(rx[i]);
+                    int id = tagged >> 24, seq = tagged & 0xFFFFFF;
+                    Assert.True(seq > last[id], $"producer {id}: {seq} after {last[id]}");
+                    last[id] = seq;
                 }
                 received += rx.Count;
                 rx.ReleaseAll();
-                dropped = a.GetTxQueue(0).Stats.TxDropped;
             }
-            producer.Join();
+            foreach (var t in threads) t.Join();
             received += Receive(b, 0).Count;
             Assert.Equal(total, received + (int)a.GetStats().TxDropped);
             Assert.Equal(a.GetStats().TxDropped, b.GetStats().RxDropped);
-            Assert.Equal(0, timeouts);
+            Assert.Equal(0, lostWakeups);
+            Assert.Equal(_pool.Capacity, _pool.Available);
         }
         finally
         {
+            foreach (var t in threads) t.Join();
             LibC.Close(epfd);
         }
     }
