@@ -60,7 +60,8 @@ public static class OdpActionFormatter
                 OdpSetFormatter.Append(sb, s);
                 break;
             case SampleAction s:
-                sb.Append(inv, $"sample(sample={s.Probability * 100.0 / uint.MaxValue:0.0######}%,actions(");
+                // OVS prints the percentage with one decimal (format_odp_sample_action's "%.1f%%").
+                sb.Append("sample(sample=").Append((s.Probability * 100.0 / uint.MaxValue).ToString("F1", inv)).Append("%,actions(");
                 Append(sb, s.Actions);
                 sb.Append("))");
                 break;

@@ -107,6 +107,45 @@ public sealed class SetAction(OdpSetTarget target, FlowKey value, FlowKey mask, 
     public bool IsMasked { get; } = masked;
     /// <inheritdoc/>
     public override OdpActionKind Kind => OdpActionKind.Set;
+
+    /// <summary>
+    /// The mask of every field <paramref name="target"/> covers (what a non-masked set rewrites): Ethernet src/dst;
+    /// IPv4 src/dst/proto/tos/ttl/frag; IPv6 src/dst/label(20 bits)/proto/tclass/hlimit/frag; L4 ports; the priority or mark.
+    /// </summary>
+    public static FlowKey TargetMask(OdpSetTarget target)
+    {
+        FlowKey m = default;
+        switch (target)
+        {
+            case OdpSetTarget.Ethernet:
+                m.EthSrc = MacAddress.Broadcast;
+                m.EthDst = MacAddress.Broadcast;
+                break;
+            case OdpSetTarget.Ipv4:
+                m.Ipv4Src = uint.MaxValue;
+                m.Ipv4Dst = uint.MaxValue;
+                m.NwProto = m.NwTos = m.NwTtl = 0xFF;
+                m.NwFrag = FlowKey.FragAny | FlowKey.FragLater;
+                break;
+            case OdpSetTarget.Ipv6:
+                m.Ipv6Src = Ipv6Address.AllOnes;
+                m.Ipv6Dst = Ipv6Address.AllOnes;
+                m.Ipv6Label = 0xFFFFF;
+                m.NwProto = m.NwTos = m.NwTtl = 0xFF;
+                m.NwFrag = FlowKey.FragAny | FlowKey.FragLater;
+                break;
+            case OdpSetTarget.Tcp or OdpSetTarget.Udp or OdpSetTarget.Sctp:
+                m.TpSrc = m.TpDst = 0xFFFF;
+                break;
+            case OdpSetTarget.SkbPriority:
+                m.SkbPriority = uint.MaxValue;
+                break;
+            case OdpSetTarget.SkbMark:
+                m.SkbMark = uint.MaxValue;
+                break;
+        }
+        return m;
+    }
 }
 
 /// <summary>Run <see cref="Actions"/> on a copy of the packet with probability <see cref="Probability"/>/2^32-1.</summary>
