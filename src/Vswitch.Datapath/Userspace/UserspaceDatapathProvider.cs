@@ -49,7 +49,7 @@ public sealed class UserspaceDatapathProvider : IDatapathProvider
             if (!_datapaths.TryGetValue(name, out var dp))
             {
                 if (!create) return Errno.ENODEV;
-                dp = new UserspaceDatapath(this, name, _options, BasicFlowKeyValidator.Instance);
+                dp = new UserspaceDatapath(this, name, _options, OdpFlowKeyValidator.Instance);
                 _datapaths.Add(name, dp);
             }
             datapath = new UserspaceDatapathHandle(dp);

@@ -131,7 +131,7 @@ public class ContractTests
         Assert.NotNull(dp.FindPort(n));
         Assert.False(dp.TryReceiveUpcall(out _));
         Assert.Null(dp.GetFlow(default, Masks.InPortOnly()));
-        var ex3 = Assert.Throws<DatapathException>(() => dp.PutFlow(FlowPutFlags.Create, default, default, Odp.OdpActionList.Drop));
+        var ex3 = Assert.Throws<DatapathException>(() => dp.PutFlow(FlowPutFlags.Create, default, default, Vswitch.Datapath.Odp.OdpActionList.Drop));
         Assert.Equal(Errno.EINVAL, ex3.Error);
         Assert.Contains("in_port", ex3.Message);
         dp.Destroy();

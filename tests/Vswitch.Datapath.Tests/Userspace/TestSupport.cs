@@ -123,8 +123,6 @@ internal static class Masks
         m.TpDst = 0xFFFF;
         return m;
     }
-
-    public static FlowKey Exact() => FlowKey.AllOnes;
 }
 
 internal static class Actions
