@@ -33,7 +33,7 @@ internal sealed class PollThread
         LibC.EventFd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC, out _wakeFd);
         LibC.EpollCreate(LibC.EPOLL_CLOEXEC, out _epollFd);
         if (_epollFd >= 0 && _wakeFd >= 0) LibC.EpollCtl(_epollFd, LibC.EPOLL_CTL_ADD, _wakeFd, LibC.EPOLLIN, WakeToken);
-        _thread = new Thread(Run) { IsBackground = true, Name = $"dp-{dp.Name}-pmd{index}" };
+        _thread = new Thread(Run) { IsBackground = true, Name = $"pmd{index}-{dp.Name}" };
     }
 
     public PollContext Context { get; }
