@@ -23,6 +23,10 @@ internal sealed class PollThread
     private readonly int _epollFd;
     private volatile bool _stop;
     private long _quiescentSeq;
+    private long _faults;
+
+    /// <summary>Batches abandoned because something threw inside the fast path (should stay 0).</summary>
+    public long Faults => Interlocked.Read(ref _faults);
     private readonly List<int> _registeredFds = [];
 
     public PollThread(UserspaceDatapath dp, int index, int emcEntries)
@@ -95,7 +99,17 @@ internal sealed class PollThread
                 }
                 if (n <= 0) continue;
                 got += n;
-                Context.ProcessBatch(ref batch, a.Port.PortNo);
+                try
+                {
+                    Context.ProcessBatch(ref batch, a.Port.PortNo);
+                }
+                catch (Exception)
+                {
+                    // A provider's tx broke the never-throws contract (or a bug): never let the poll thread die.
+                    // Packets still in the batch are forgotten rather than risk releasing one twice.
+                    batch.Clear();
+                    Interlocked.Increment(ref _faults);
+                }
             }
             if (got > 0)
             {
