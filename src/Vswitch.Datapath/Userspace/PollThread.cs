@@ -1,0 +1,163 @@
+using Vswitch.Interop.Linux;
+using Vswitch.Packets;
+
+namespace Vswitch.Datapath.Userspace;
+
+/// <summary>
+/// One poll thread: owns a disjoint set of rx queues (from the published <see cref="PortTable"/>), receives bursts and
+/// runs them through its <see cref="PollContext"/>. When its queues stay empty it arms them
+/// (<c>PrepareToWait</c>) and sleeps in epoll on their wait descriptors plus its own wake eventfd, with a short
+/// timeout; control operations signal the wake eventfd so table changes are picked up at once.
+/// </summary>
+internal sealed class PollThread
+{
+    private const int IdleIterationsBeforeSleep = 16;
+    private const int SleepTimeoutMs = 100;
+    private const int PollTimeoutForFdlessQueuesMs = 1;
+    private const ulong WakeToken = ulong.MaxValue;
+
+    private readonly UserspaceDatapath _dp;
+    private readonly int _index;
+    private readonly Thread _thread;
+    private readonly int _wakeFd;
+    private readonly int _epollFd;
+    private volatile bool _stop;
+    private long _quiescentSeq;
+    private long _faults;
+
+    /// <summary>Batches abandoned because something threw inside the fast path (should stay 0).</summary>
+    public long Faults => Interlocked.Read(ref _faults);
+    private readonly List<int> _registeredFds = [];
+
+    public PollThread(UserspaceDatapath dp, int index, int emcEntries)
+    {
+        _dp = dp;
+        _index = index;
+        Context = new PollContext(dp, index, emcEntries);
+        LibC.EventFd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC, out _wakeFd);
+        LibC.EpollCreate(LibC.EPOLL_CLOEXEC, out _epollFd);
+        if (_epollFd >= 0 && _wakeFd >= 0) LibC.EpollCtl(_epollFd, LibC.EPOLL_CTL_ADD, _wakeFd, LibC.EPOLLIN, WakeToken);
+        _thread = new Thread(Run) { IsBackground = true, Name = $"pmd{index}-{dp.Name}" };
+    }
+
+    public PollContext Context { get; }
+
+    public bool IsRunning => _thread.IsAlive;
+
+    /// <summary>Incremented (with a full fence) at the top of every loop iteration, before the thread reads the port table.</summary>
+    public long QuiescentSeq => Interlocked.Read(ref _quiescentSeq);
+
+    public void Start() => _thread.Start();
+
+    public void Wake()
+    {
+        if (_wakeFd >= 0) LibC.EventFdSignal(_wakeFd);
+    }
+
+    public void StopAndJoin()
+    {
+        _stop = true;
+        Wake();
+        if (_thread.IsAlive && Thread.CurrentThread != _thread) _thread.Join();
+        if (_epollFd >= 0) LibC.Close(_epollFd);
+        if (_wakeFd >= 0) LibC.Close(_wakeFd);
+    }
+
+    private void Run()
+    {
+        var batch = new PacketBatch();
+        RxAssignment[] queues = [];
+        PortTable? seen = null;
+        int idle = 0;
+        long nextRerank = Environment.TickCount64 + 100;
+        Span<LibC.epoll_event> events = stackalloc LibC.epoll_event[16];
+        while (!_stop)
+        {
+            Interlocked.Increment(ref _quiescentSeq);
+            var table = _dp.Ports;
+            if (!ReferenceEquals(table, seen))
+            {
+                Context.RefreshPorts();
+                queues = _index < table.PerThread.Length ? table.PerThread[_index] : [];
+                Rearm(queues);
+                seen = table;
+            }
+            int got = 0;
+            for (int i = 0; i < queues.Length; i++)
+            {
+                var a = queues[i];
+                int n;
+                try
+                {
+                    n = a.Queue.Receive(ref batch);
+                }
+                catch (Exception)
+                {
+                    // A provider broke the never-throws contract; keep polling the others.
+                    batch.ReleaseAll();
+                    continue;
+                }
+                if (n <= 0) continue;
+                got += n;
+                try
+                {
+                    Context.ProcessBatch(ref batch, a.Port.PortNo);
+                }
+                catch (Exception)
+                {
+                    // A provider's tx broke the never-throws contract (or a bug): never let the poll thread die.
+                    // Packets still in the batch are forgotten rather than risk releasing one twice.
+                    batch.Clear();
+                    Interlocked.Increment(ref _faults);
+                }
+            }
+            if (got > 0)
+            {
+                idle = 0;
+            }
+            else if (++idle >= IdleIterationsBeforeSleep)
+            {
+                Sleep(queues, events);
+            }
+            if (_index == 0 && (got == 0 || (Environment.TickCount64 >= nextRerank)))
+            {
+                long now = Environment.TickCount64;
+                if (now >= nextRerank)
+                {
+                    _dp.TryRerank();
+                    nextRerank = now + 100;
+                }
+            }
+        }
+    }
+
+    private void Rearm(RxAssignment[] queues)
+    {
+        if (_epollFd < 0) return;
+        foreach (var fd in _registeredFds) LibC.EpollCtl(_epollFd, LibC.EPOLL_CTL_DEL, fd, 0, 0);
+        _registeredFds.Clear();
+        for (int i = 0; i < queues.Length; i++)
+        {
+            int fd = queues[i].Queue.WaitFd;
+            if (fd < 0) continue;
+            if (LibC.EpollCtl(_epollFd, LibC.EPOLL_CTL_ADD, fd, LibC.EPOLLIN, (ulong)i).IsSuccess) _registeredFds.Add(fd);
+        }
+    }
+
+    private void Sleep(RxAssignment[] queues, Span<LibC.epoll_event> events)
+    {
+        bool pending = false, fdless = false;
+        for (int i = 0; i < queues.Length; i++)
+        {
+            var q = queues[i].Queue;
+            if (!q.PrepareToWait()) pending = true;
+            if (q.WaitFd < 0) fdless = true;
+        }
+        if (!pending && !_stop && _epollFd >= 0)
+            LibC.EpollWait(_epollFd, events, fdless ? PollTimeoutForFdlessQueuesMs : SleepTimeoutMs, out _);
+        else if (!pending && _epollFd < 0)
+            Thread.Sleep(1);
+        for (int i = 0; i < queues.Length; i++) queues[i].Queue.FinishWait();
+        if (_wakeFd >= 0) LibC.EventFdConsume(_wakeFd);
+    }
+}
