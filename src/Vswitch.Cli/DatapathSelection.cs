@@ -1,14 +1,12 @@
 using Vswitch.Daemon;
-using Vswitch.Switch;
 
 namespace Vswitch.Cli;
 
-/// <summary>Which datapath <c>vswitch run</c> gives each bridge.</summary>
+/// <summary>Which datapath <c>vswitch run</c> gives each bridge: the userspace datapath, with memory, tap and afpacket ports.</summary>
 internal static class DatapathSelection
 {
-    /// <summary>
-    /// The factory used by <c>vswitch run</c>. Until the userspace datapath is wired in, bridges get an
-    /// <see cref="OfflineDatapath"/> (configuration, control, fdb and trace work; no packets move).
-    /// </summary>
-    public static DatapathFactory Factory { get; } = name => new OfflineDatapath(name);
+    private static readonly Lazy<DatapathRuntime> s_runtime = new(() => new DatapathRuntime());
+
+    /// <summary>The factory used by <c>vswitch run</c>.</summary>
+    public static DatapathFactory Factory => s_runtime.Value.Factory;
 }

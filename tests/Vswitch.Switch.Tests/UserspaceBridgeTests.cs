@@ -1,0 +1,144 @@
+using Vswitch.Datapath;
+using Vswitch.Datapath.Userspace;
+using Vswitch.Netdev;
+using Vswitch.Netdev.Memory;
+using Vswitch.Packets;
+using Vswitch.Switch.Normal;
+
+namespace Vswitch.Switch.Tests;
+
+/// <summary>A bridge over the real userspace datapath with memory ports: frames in, frames out.</summary>
+public sealed class UserspaceBridgeTests : IDisposable
+{
+    private readonly NetdevRegistry _netdevs = new();
+    private readonly MemoryNetdevProvider _memory;
+    private readonly PacketPool _pool = new(4096);
+    private readonly UserspaceDatapathProvider _provider = new();
+    private readonly Bridge _bridge;
+    private readonly string _name = "vsw" + Guid.NewGuid().ToString("N")[..6];
+
+    public UserspaceBridgeTests()
+    {
+        _memory = _netdevs.AddMemoryProvider();
+        var registry = new DatapathRegistry();
+        registry.Register(_provider);
+        var dp = registry.Open(UserspaceDatapathProvider.TypeName, _name, create: true);
+        _bridge = new Bridge(_name, new DatapathBridgeAdapter(dp, _netdevs, _pool),
+            BridgeSettings.Default with { RevalidatorInterval = TimeSpan.FromMilliseconds(100) });
+        _bridge.Start();
+    }
+
+    public void Dispose()
+    {
+        _bridge.Dispose();
+        _pool.Dispose();
+    }
+
+    private MemoryNetdev Port(string name, PortVlanConfig? vlan = null)
+    {
+        _bridge.AddPort(new BridgePortSpec(name, "memory", NetdevOptions.Empty, vlan ?? PortVlanConfig.TrunkAll));
+        Assert.True(_memory.TryGetDevice(name, out var dev));
+        return dev;
+    }
+
+    private static byte[] Frame(MacAddress src, MacAddress dst, int? vid = null, byte payload = 0)
+    {
+        var f = new byte[vid is null ? 60 : 64];
+        dst.CopyTo(f);
+        src.CopyTo(f.AsSpan(6));
+        int o = 12;
+        if (vid is { } v)
+        {
+            f[o++] = 0x81; f[o++] = 0x00;
+            f[o++] = (byte)(v >> 8); f[o++] = (byte)v;
+        }
+        f[o++] = 0x88; f[o++] = 0xB5;       // local experimental ethertype
+        f[o] = payload;
+        return f;
+    }
+
+    /// <summary>Frames the switch sent out of <paramref name="dev"/> within <paramref name="ms"/>.</summary>
+    private static List<byte[]> Out(MemoryNetdev dev, int ms = 1000, int want = 1)
+    {
+        var list = new List<byte[]>();
+        var deadline = Environment.TickCount64 + ms;
+        while (Environment.TickCount64 < deadline && list.Count < want)
+        {
+            while (dev.TryTake(out var p)) { list.Add(p.Data.ToArray()); p.Release(); }
+            if (list.Count < want) Thread.Sleep(5);
+        }
+        while (dev.TryTake(out var p)) { list.Add(p.Data.ToArray()); p.Release(); }
+        return list;
+    }
+
+    private static void Drain(params MemoryNetdev[] devs)
+    {
+        Thread.Sleep(100);
+        foreach (var d in devs) while (d.TryTake(out var p)) p.Release();
+    }
+
+    private static MacAddress Mac(int n) => Keys.Mac(n);
+
+    [Fact]
+    public void FloodsThenForwardsToTheLearnedPortOnly()
+    {
+        var p1 = Port("p1");
+        var p2 = Port("p2");
+        var p3 = Port("p3");
+        Assert.True(p1.Inject(Frame(Mac(1), MacAddress.Broadcast)));
+        Assert.Single(Out(p2));
+        Assert.Single(Out(p3));
+        Assert.Empty(Out(p1, 100));
+        Assert.True(p2.Inject(Frame(Mac(2), Mac(1))));
+        Assert.Single(Out(p1));
+        Assert.Empty(Out(p3, 200));
+        Assert.True(_bridge.Macs.TryLookup(0, Mac(2), out var port));
+        Assert.Equal(_bridge.FindPort("p2")!.PortNo, port);
+        Assert.NotEmpty(_bridge.Datapath.DumpFlows());
+    }
+
+    [Fact]
+    public void AccessVlansAreIsolatedAndTheTrunkSeesTags()
+    {
+        var a1 = Port("a1", PortVlanConfig.Access(10));
+        var a2 = Port("a2", PortVlanConfig.Access(10));
+        var b1 = Port("b1", PortVlanConfig.Access(20));
+        var t = Port("t", PortVlanConfig.Trunk(10, 20));
+        Assert.True(a1.Inject(Frame(Mac(1), MacAddress.Broadcast)));
+        var atA2 = Out(a2);
+        Assert.Single(atA2);
+        Assert.Equal(0x88, atA2[0][12]);                         // untagged on the access port
+        var atT = Out(t);
+        Assert.Single(atT);
+        Assert.Equal(0x81, atT[0][12]);                          // tagged on the trunk
+        Assert.Equal(10, ((atT[0][14] & 0x0F) << 8) | atT[0][15]);
+        Assert.Empty(Out(b1, 200));                              // other VLAN: nothing
+        Assert.True(t.Inject(Frame(Mac(9), MacAddress.Broadcast, vid: 20)));
+        var atB1 = Out(b1);
+        Assert.Single(atB1);
+        Assert.Equal(0x88, atB1[0][12]);
+        Assert.Empty(Out(a1, 200));
+    }
+
+    [Fact]
+    public void MovedMacIsReachableAgainWithinASecond()
+    {
+        var p1 = Port("p1");
+        var p2 = Port("p2");
+        var p3 = Port("p3");
+        p1.Inject(Frame(Mac(1), MacAddress.Broadcast));          // Mac(1) behind p1
+        p3.Inject(Frame(Mac(3), MacAddress.Broadcast));
+        Drain(p1, p2, p3);
+        p3.Inject(Frame(Mac(3), Mac(1), payload: 1));
+        Assert.Single(Out(p1));                                  // flow in_port(p3),dst=Mac(1) -> p1
+        Drain(p1, p2, p3);
+        p2.Inject(Frame(Mac(1), MacAddress.Broadcast));          // Mac(1) moves to p2
+        Drain(p1, p2, p3);
+        var start = Environment.TickCount64;
+        p3.Inject(Frame(Mac(3), Mac(1), payload: 2));
+        var got = Out(p2, 1000);
+        Assert.Single(got);
+        Assert.True(Environment.TickCount64 - start < 1000);
+        Assert.Empty(Out(p1, 100));
+    }
+}
