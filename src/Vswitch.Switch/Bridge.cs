@@ -235,7 +235,10 @@ public sealed class Bridge : IDisposable
                 s_log.LogLimited(s_upcallLimit, VLogLevel.Info, "MAC moved", ("bridge", Name), ("mac", key.EthSrc), ("vlan", decision.Vlan),
                     ("from", learning.PreviousPort), ("to", key.InPort));
             }
-            RequestRevalidation(RevalidationScope.ForMacs(macs));
+            // A move is rare and its stale flows misdeliver traffic: fix them before the next upcall. New addresses
+            // only turn flooding into unicast, so the revalidator thread handles them.
+            if (learning.Kind == MacLearnKind.Moved) RevalidateNow(RevalidationScope.ForMacs(macs));
+            else RequestRevalidation(RevalidationScope.ForMacs(macs));
         }
 
         var limits = Settings.Flows;
