@@ -47,6 +47,8 @@ public readonly record struct Errno(int Value)
     public static readonly Errno ENOSPC = new(28);
     /// <summary>Result out of range.</summary>
     public static readonly Errno ERANGE = new(34);
+    /// <summary>File descriptor in bad state (e.g. a tap fd whose interface was deleted).</summary>
+    public static readonly Errno EBADFD = new(77);
     /// <summary>Protocol error.</summary>
     public static readonly Errno EPROTO = new(71);
     /// <summary>Message too long.</summary>
@@ -79,7 +81,7 @@ public readonly record struct Errno(int Value)
         0 => "OK",
         1 => "EPERM", 2 => "ENOENT", 4 => "EINTR", 5 => "EIO", 6 => "ENXIO", 7 => "E2BIG", 9 => "EBADF",
         11 => "EAGAIN", 12 => "ENOMEM", 13 => "EACCES", 16 => "EBUSY", 17 => "EEXIST", 19 => "ENODEV",
-        22 => "EINVAL", 24 => "EMFILE", 27 => "EFBIG", 28 => "ENOSPC", 34 => "ERANGE", 71 => "EPROTO",
+        22 => "EINVAL", 24 => "EMFILE", 27 => "EFBIG", 28 => "ENOSPC", 34 => "ERANGE", 71 => "EPROTO", 77 => "EBADFD",
         90 => "EMSGSIZE", 95 => "EOPNOTSUPP", 97 => "EAFNOSUPPORT", 98 => "EADDRINUSE", 100 => "ENETDOWN",
         105 => "ENOBUFS", 110 => "ETIMEDOUT",
         _ => "errno " + Value.ToString(System.Globalization.CultureInfo.InvariantCulture),

@@ -1,0 +1,84 @@
+using Vswitch.Interop.Linux;
+
+namespace Vswitch.Netdev.AfPacket;
+
+/// <summary>
+/// The <c>afpacket</c> provider (alias <c>system</c>): attaches to an existing Linux interface (veth, a
+/// physical NIC, a bridge port...) with an AF_PACKET/SOCK_RAW socket bound to its ifindex, as OVS's
+/// netdev-linux "system" ports do. Batched I/O with recvmmsg/sendmmsg; VLAN tags the kernel stripped are
+/// put back from PACKET_AUXDATA; own transmissions are never read back. Requires CAP_NET_RAW.
+/// </summary>
+/// <remarks>Stateless and thread-safe. See docs/ports/afpacket.md.</remarks>
+public sealed class AfPacketNetdevProvider : INetdevProvider
+{
+    /// <summary>The type name.</summary>
+    public const string TypeName = "afpacket";
+
+    /// <summary>Registers an <see cref="AfPacketNetdevProvider"/> (type <c>afpacket</c>, alias <c>system</c>) in <paramref name="registry"/>.</summary>
+    public static void Register(NetdevRegistry registry)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        registry.Register(new AfPacketNetdevProvider());
+    }
+
+    /// <inheritdoc/>
+    public string Type => TypeName;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> Aliases { get; } = ["system"];
+
+    /// <inheritdoc/>
+    public IReadOnlyList<NetdevOptionDescriptor> Options { get; } =
+    [
+        new("iface", "existing kernel interface to attach to; default: the port name"),
+        new("queues", $"queue pairs, one socket each, joined in a PACKET_FANOUT group that hashes flows to rx queues: 1..{AfPacketNetdev.MaxQueues}, default 1"),
+        new("promisc", "receive all unicast frames (PACKET_MR_PROMISC membership): true/false, default true"),
+        new("csum", "partial TCP/UDP checksums on received frames (TP_STATUS_CSUMNOTREADY): fill (complete them, default) or none (pass as is)"),
+    ];
+
+    /// <inheritdoc/>
+    public Errno Open(NetdevOpenRequest request, out Netdev? device, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        device = null;
+        var options = request.Options;
+        string iface = options.Get("iface") ?? request.Name;
+        if (!NetDevice.IsValidName(iface))
+        {
+            error = $"afpacket: iface={iface}: not a valid interface name";
+            return Errno.EINVAL;
+        }
+        if (!options.TryGetBool("promisc", true, out bool promisc, out error)
+            || !options.TryGetInt("queues", 1, 1, AfPacketNetdev.MaxQueues, out int queues, out error))
+        {
+            error = "afpacket: " + error;
+            return Errno.EINVAL;
+        }
+        bool fillChecksums;
+        switch (options.Get("csum") ?? "fill")
+        {
+            case "fill": fillChecksums = true; break;
+            case "none": fillChecksums = false; break;
+            default:
+                error = $"afpacket: csum={options.Get("csum")}: expected fill or none";
+                return Errno.EINVAL;
+        }
+        var e = AfPacketNetdev.Create(request.Name, iface, queues, promisc, fillChecksums, options, request.Pool, out var dev, out error);
+        device = dev;
+        return e;
+    }
+}
+
+/// <summary>Registration of the <c>afpacket</c> provider (alias <c>system</c>) in one call.</summary>
+public static class AfPacketNetdevRegistryExtensions
+{
+    /// <summary>Registers a new <see cref="AfPacketNetdevProvider"/> in <paramref name="registry"/> and returns it.</summary>
+    /// <exception cref="InvalidOperationException">The name <c>afpacket</c> or <c>system</c> is already registered.</exception>
+    public static AfPacketNetdevProvider AddAfPacketProvider(this NetdevRegistry registry)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        var provider = new AfPacketNetdevProvider();
+        registry.Register(provider);
+        return provider;
+    }
+}
