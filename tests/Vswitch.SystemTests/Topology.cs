@@ -1,0 +1,199 @@
+using System.Diagnostics;
+using Vswitch.Datapath;
+using Vswitch.Datapath.Userspace;
+using Vswitch.Netdev.Tests.SystemTests;
+
+namespace Vswitch.SystemTests;
+
+/// <summary>Which netdev type joins a namespace to the datapath.</summary>
+public enum PortKind
+{
+    /// <summary>A tap created by the tap provider and moved into the namespace.</summary>
+    Tap,
+    /// <summary>A veth pair: the host end is an afpacket port, the other end lives in the namespace.</summary>
+    AfPacket,
+}
+
+/// <summary>One namespace attached to the datapath: its interface and address.</summary>
+internal sealed class Host
+{
+    public required NetNamespace Ns { get; init; }
+    /// <summary>The interface inside the namespace (tap name, or the veth's namespace end).</summary>
+    public required string Iface { get; init; }
+    /// <summary>The veth's host end (afpacket only).</summary>
+    public string? HostEnd { get; init; }
+    public required string Address { get; init; }
+    public required uint PortNo { get; init; }
+    public required string PortName { get; init; }
+}
+
+/// <summary>
+/// Two namespaces (<c>vswn…</c>) joined through one userspace datapath by two ports of one kind, with IPv6
+/// off (no stray traffic), addresses NET.1/24 and NET.2/24. Everything is removed on dispose, even after failures.
+/// </summary>
+internal sealed class TwoHosts : IDisposable
+{
+    private readonly List<Action> _cleanup = [];
+
+    public TwoHosts(PortKind kind, int mtu = 1500, int queues = 1, int pollThreads = 1, bool segmentationOffload = false)
+    {
+        Kind = kind;
+        Net = TestSubnet.Next();
+        try
+        {
+            Dp = new DatapathHarness(options: new UserspaceDatapathOptions { PollThreads = pollThreads });
+            _cleanup.Add(Dp.Dispose);
+            A = Attach(kind, "pa", $"{Net}.1", mtu, queues, segmentationOffload);
+            B = Attach(kind, "pb", $"{Net}.2", mtu, queues, segmentationOffload);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public PortKind Kind { get; }
+    public string Net { get; }
+    public DatapathHarness Dp { get; } = null!;
+    public Host A { get; } = null!;
+    public Host B { get; } = null!;
+
+    private Host Attach(PortKind kind, string portName, string address, int mtu, int queues, bool segmentationOffload)
+    {
+        var ns = new NetNamespace();
+        _cleanup.Add(ns.Dispose);
+        // No IPv6: router/neighbour solicitations would be extra packets in the flow counts.
+        ns.TryExec("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
+        string iface;
+        string? hostEnd = null;
+        uint port;
+        if (kind == PortKind.Tap)
+        {
+            iface = Ip.UniqueName("t");
+            port = Dp.AddPort(portName, "tap", $"iface={iface},mtu={mtu},queues={queues}");
+            Ip.Run($"link set {iface} netns {ns.Name}");
+        }
+        else
+        {
+            hostEnd = Ip.UniqueName("y");
+            iface = Ip.UniqueName("i");
+            string q = queues > 1 ? $" numtxqueues {queues} numrxqueues {queues}" : "";
+            Ip.Run($"link add {hostEnd} mtu {mtu}{q} type veth peer name {iface} mtu {mtu}{q} netns {ns.Name}");
+            string h = hostEnd;
+            _cleanup.Add(() => Ip.TryRun($"link del {h}"));
+            try { File.WriteAllText($"/proc/sys/net/ipv6/conf/{hostEnd}/disable_ipv6", "1"); } catch (IOException) { }
+            Ip.Run($"link set {hostEnd} up");
+            if (!segmentationOffload)
+            {
+                // docs/ports/afpacket.md: no TSO/GSO through AF_PACKET (a 64 KiB super-frame exceeds a packet buffer).
+                // Checksum offload stays on: the provider's csum=fill completes partial checksums.
+                ns.Exec($"ethtool -K {iface} tso off gso off");
+            }
+            port = Dp.AddPort(portName, "afpacket", $"iface={hostEnd}");
+        }
+        ns.Exec($"ip link set dev {iface} mtu {mtu} up && ip addr add {address}/24 dev {iface}");
+        return new Host { Ns = ns, Iface = iface, HostEnd = hostEnd, Address = address, PortNo = port, PortName = portName };
+    }
+
+    /// <summary>ARP both ways and IPv4 (split by protocol so ICMP counts are exact) both ways.</summary>
+    public void AddL3Flows(params int[] protocols)
+    {
+        foreach (var (from, to) in new[] { (A, B), (B, A) })
+        {
+            Dp.AddFlow($"in_port({from.PortNo}),eth(),eth_type(0x0806),arp()", $"{to.PortNo}");
+            foreach (int proto in protocols)
+                Dp.AddFlow($"in_port({from.PortNo}),eth(),eth_type(0x0800),ipv4(proto={proto},frag=no)", $"{to.PortNo}");
+        }
+    }
+
+    /// <summary>The dumped flows' packet count for the flow from <paramref name="from"/> whose text contains <paramref name="match"/>.</summary>
+    public ulong FlowPackets(Host from, string match)
+    {
+        var lines = Dp.DumpFlows();
+        var line = lines.SingleOrDefault(l => l.Contains($"in_port({from.PortNo})", StringComparison.Ordinal) && l.Contains(match, StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"no flow from port {from.PortNo} with '{match}' in:\n{string.Join('\n', lines)}");
+        return Vswitch.Datapath.Odp.OdpFlowLine.ParseDump(line).Stats.Packets;
+    }
+
+    public string DumpText() => string.Join('\n', Dp.DumpFlows());
+
+    /// <summary>Pings <paramref name="to"/> from <paramref name="from"/>; returns (exit code, output). Bounded by -w and a process timeout.</summary>
+    public static (int Code, string Out) Ping(Host from, Host to, int count = 3, string extra = "")
+    {
+        var (code, o, e) = from.Ns.TryExec($"ping -n -c {count} -i 0.2 -W 2 -w {5 + count} {extra} {to.Address}", (8 + count) * 1000);
+        return (code, o + e);
+    }
+
+    public void Dispose()
+    {
+        for (int i = _cleanup.Count - 1; i >= 0; i--)
+        {
+            try { _cleanup[i](); } catch (Exception e) when (e is InvalidOperationException or IOException or TimeoutException) { }
+        }
+        _cleanup.Clear();
+    }
+}
+
+/// <summary>A background process inside a namespace (iperf3 server, tcpdump) with a bounded lifetime; killed by PID on dispose.</summary>
+internal sealed class NsProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly System.Text.StringBuilder _output = new();
+
+    public NsProcess(NetNamespace ns, string command, int lifetimeSeconds)
+    {
+        var psi = new ProcessStartInfo("ip", $"netns exec {ns.Name} timeout -s KILL {lifetimeSeconds} {command}")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        _process = Process.Start(psi)!;
+        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public string Output { get { lock (_output) return _output.ToString(); } }
+
+    public bool WaitForExit(int timeoutMs) => _process.WaitForExit(timeoutMs);
+
+    /// <summary>Stops it with SIGINT (tcpdump flushes its file; <c>timeout</c> passes the signal on), then waits.</summary>
+    public void Interrupt()
+    {
+        if (_process.HasExited) return;
+        Ip.Exec("kill", $"-INT {_process.Id}", 2000);
+        _process.WaitForExit(3000);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(3000);
+        }
+        catch (InvalidOperationException) { }
+        _process.Dispose();
+    }
+}
+
+/// <summary>iperf3 server (one client, bounded lifetime) and client runs.</summary>
+internal static class Iperf
+{
+    public static NsProcess StartServer(Host server, int lifetimeSeconds = 25)
+    {
+        var p = new NsProcess(server.Ns, "iperf3 -s -1 -p 5201", lifetimeSeconds);
+        long deadline = Environment.TickCount64 + 3000;
+        while (Environment.TickCount64 < deadline && server.Ns.TryExec("ss -ltn | grep -q ':5201 '").Code != 0) Thread.Sleep(20);
+        return p;
+    }
+
+    /// <summary>Runs a client for <paramref name="seconds"/>; returns (exit code, output).</summary>
+    public static (int Code, string Out) Client(Host client, Host server, int seconds, string extra = "")
+    {
+        var (code, o, e) = client.Ns.TryExec(
+            $"timeout -s KILL {seconds + 10} iperf3 -c {server.Address} -p 5201 -t {seconds} --connect-timeout 3000 -f m {extra}", (seconds + 15) * 1000);
+        return (code, o + e);
+    }
+}
