@@ -39,6 +39,7 @@ internal sealed class TwoHosts : IDisposable
     {
         Kind = kind;
         Net = TestSubnet.Next();
+        Sweep.StaleRootLinksOnce();
         try
         {
             Dp = new DatapathHarness(options: new UserspaceDatapathOptions { PollThreads = pollThreads });
@@ -96,6 +97,25 @@ internal sealed class TwoHosts : IDisposable
         return new Host { Ns = ns, Iface = iface, HostEnd = hostEnd, Address = address, PortNo = port, PortName = portName };
     }
 
+    /// <summary>
+    /// A veth pair with both ends in this namespace (a "trunk" wire), both ends added as afpacket ports; returns the
+    /// port numbers and interface names. Removed on dispose.
+    /// </summary>
+    public (uint Port1, string If1, uint Port2, string If2) AddTrunk()
+    {
+        string if1 = Ip.UniqueName("y"), if2 = Ip.UniqueName("y");
+        Ip.Run($"link add {if1} type veth peer name {if2}");
+        _cleanup.Add(() => Ip.TryRun($"link del {if1}"));
+        foreach (var i in new[] { if1, if2 })
+        {
+            try { File.WriteAllText($"/proc/sys/net/ipv6/conf/{i}/disable_ipv6", "1"); } catch (IOException) { }
+            Ip.Run($"link set {i} up");
+        }
+        uint p1 = Dp.AddPort("tr1", "afpacket", $"iface={if1}");
+        uint p2 = Dp.AddPort("tr2", "afpacket", $"iface={if2}");
+        return (p1, if1, p2, if2);
+    }
+
     /// <summary>ARP both ways and IPv4 (split by protocol so ICMP counts are exact) both ways.</summary>
     public void AddL3Flows(params int[] protocols)
     {
@@ -108,11 +128,14 @@ internal sealed class TwoHosts : IDisposable
     }
 
     /// <summary>The dumped flows' packet count for the flow from <paramref name="from"/> whose text contains <paramref name="match"/>.</summary>
-    public ulong FlowPackets(Host from, string match)
+    public ulong FlowPackets(Host from, string match) => FlowPackets(from.PortNo, match);
+
+    /// <summary>As <see cref="FlowPackets(Host, string)"/> for the flow from port <paramref name="inPort"/>.</summary>
+    public ulong FlowPackets(uint inPort, string match)
     {
         var lines = Dp.DumpFlows();
-        var line = lines.SingleOrDefault(l => l.Contains($"in_port({from.PortNo})", StringComparison.Ordinal) && l.Contains(match, StringComparison.Ordinal))
-            ?? throw new InvalidOperationException($"no flow from port {from.PortNo} with '{match}' in:\n{string.Join('\n', lines)}");
+        var line = lines.SingleOrDefault(l => l.Contains($"in_port({inPort})", StringComparison.Ordinal) && l.Contains(match, StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"no flow from port {inPort} with '{match}' in:\n{string.Join('\n', lines)}");
         return Vswitch.Datapath.Odp.OdpFlowLine.ParseDump(line).Stats.Packets;
     }
 
@@ -135,18 +158,47 @@ internal sealed class TwoHosts : IDisposable
     }
 }
 
+/// <summary>
+/// Once per run: removes veth pairs named <c>vswy…</c> left in this namespace by a crashed run whose both ends are
+/// here (trunks). Host ends whose peer is in a namespace go with that namespace (swept by <see cref="Ip.SweepStaleOnce"/>).
+/// </summary>
+internal static class Sweep
+{
+    private static int _done;
+
+    public static void StaleRootLinksOnce()
+    {
+        if (Interlocked.Exchange(ref _done, 1) != 0) return;
+        Ip.SweepStaleOnce();
+        var (code, o, _) = Ip.Exec("ip", "-o link show type veth");
+        if (code != 0) return;
+        foreach (var line in o.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            // "12: vswyabc@vswydef: <...> ... link-netns NS" — no link-netns: the peer is in this namespace too.
+            var parts = line.Split(':', 3);
+            if (parts.Length < 3) continue;
+            string name = parts[1].Trim().Split('@')[0];
+            if (name.StartsWith("vswy", StringComparison.Ordinal) && !line.Contains("link-netns", StringComparison.Ordinal))
+                Ip.TryRun($"link del {name}");
+        }
+    }
+}
+
 /// <summary>A background process inside a namespace (iperf3 server, tcpdump) with a bounded lifetime; killed by PID on dispose.</summary>
 internal sealed class NsProcess : IDisposable
 {
     private readonly Process _process;
     private readonly System.Text.StringBuilder _output = new();
 
-    public NsProcess(NetNamespace ns, string command, int lifetimeSeconds)
+    /// <summary>Starts <paramref name="command"/> in <paramref name="ns"/> (null: this namespace), killed after <paramref name="lifetimeSeconds"/>.</summary>
+    public NsProcess(NetNamespace? ns, string command, int lifetimeSeconds)
     {
-        var psi = new ProcessStartInfo("ip", $"netns exec {ns.Name} timeout -s KILL {lifetimeSeconds} {command}")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
+        var psi = ns is null
+            ? new ProcessStartInfo("timeout", $"-s KILL {lifetimeSeconds} {command}")
+            : new ProcessStartInfo("ip", $"netns exec {ns.Name} timeout -s KILL {lifetimeSeconds} {command}");
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.UseShellExecute = false;
         _process = Process.Start(psi)!;
         _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
         _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
@@ -162,6 +214,7 @@ internal sealed class NsProcess : IDisposable
     public void Interrupt()
     {
         if (_process.HasExited) return;
+        Thread.Sleep(200); // let a capture drain what the kernel already queued
         Ip.Exec("kill", $"-INT {_process.Id}", 2000);
         _process.WaitForExit(3000);
     }
