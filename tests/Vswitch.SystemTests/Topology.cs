@@ -35,7 +35,15 @@ internal sealed class TwoHosts : IDisposable
 {
     private readonly List<Action> _cleanup = [];
 
-    public TwoHosts(PortKind kind, int mtu = 1500, int queues = 1, int pollThreads = 1, bool segmentationOffload = false)
+    /// <param name="kind">Port type of both hosts.</param>
+    /// <param name="mtu">MTU of the interfaces and ports.</param>
+    /// <param name="queues">Queue pairs per port (tap <c>queues=</c>; veths get as many kernel queues).</param>
+    /// <param name="pollThreads">Datapath poll threads.</param>
+    /// <param name="segmentationOffload">Leave TSO/GSO on the namespaces' veths (afpacket; default off as docs/ports/afpacket.md requires).</param>
+    /// <param name="csum">The afpacket <c>csum=</c> option (<c>fill</c>, the default, or <c>none</c>).</param>
+    /// <param name="txChecksumOffload">Leave tx checksum offload on the namespaces' veths (afpacket); off is the documented alternative to <c>csum=fill</c>.</param>
+    public TwoHosts(PortKind kind, int mtu = 1500, int queues = 1, int pollThreads = 1, bool segmentationOffload = false,
+        string csum = "fill", bool txChecksumOffload = true)
     {
         Kind = kind;
         Net = TestSubnet.Next();
@@ -44,8 +52,8 @@ internal sealed class TwoHosts : IDisposable
         {
             Dp = new DatapathHarness(options: new UserspaceDatapathOptions { PollThreads = pollThreads });
             _cleanup.Add(Dp.Dispose);
-            A = Attach(kind, "pa", $"{Net}.1", mtu, queues, segmentationOffload);
-            B = Attach(kind, "pb", $"{Net}.2", mtu, queues, segmentationOffload);
+            A = Attach(kind, "pa", $"{Net}.1", mtu, queues, segmentationOffload, csum, txChecksumOffload);
+            B = Attach(kind, "pb", $"{Net}.2", mtu, queues, segmentationOffload, csum, txChecksumOffload);
         }
         catch
         {
@@ -60,7 +68,7 @@ internal sealed class TwoHosts : IDisposable
     public Host A { get; } = null!;
     public Host B { get; } = null!;
 
-    private Host Attach(PortKind kind, string portName, string address, int mtu, int queues, bool segmentationOffload)
+    private Host Attach(PortKind kind, string portName, string address, int mtu, int queues, bool segmentationOffload, string csum, bool txChecksumOffload)
     {
         var ns = new NetNamespace();
         _cleanup.Add(ns.Dispose);
@@ -91,7 +99,8 @@ internal sealed class TwoHosts : IDisposable
                 // Checksum offload stays on: the provider's csum=fill completes partial checksums.
                 ns.Exec($"ethtool -K {iface} tso off gso off");
             }
-            port = Dp.AddPort(portName, "afpacket", $"iface={hostEnd}");
+            if (!txChecksumOffload) ns.Exec($"ethtool -K {iface} tx off");
+            port = Dp.AddPort(portName, "afpacket", $"iface={hostEnd},csum={csum}");
         }
         ns.Exec($"ip link set dev {iface} mtu {mtu} up && ip addr add {address}/24 dev {iface}");
         return new Host { Ns = ns, Iface = iface, HostEnd = hostEnd, Address = address, PortNo = port, PortName = portName };

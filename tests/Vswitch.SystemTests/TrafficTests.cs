@@ -79,6 +79,37 @@ public sealed partial class TrafficTests
         Assert.NotEqual(0, code);
     }
 
+    /// <summary>
+    /// The afpacket checksum policy (docs/ports/afpacket.md): a veth's TCP segments carry partial checksums. With
+    /// <c>csum=fill</c> (default) the provider completes them and TCP works with offload on; with <c>csum=none</c>
+    /// TCP works once tx checksum offload is off on the sending veths (<c>ethtool -K VETH tx off</c>, done here).
+    /// TSO/GSO are off in both cases (a super-frame does not fit a packet buffer).
+    /// </summary>
+    [RootTheory]
+    [InlineData("fill", true)]
+    [InlineData("none", false)]
+    public void AfPacketTcpWorksUnderTheDocumentedChecksumPolicy(string csum, bool txChecksumOffload)
+    {
+        using var t = new TwoHosts(PortKind.AfPacket, csum: csum, txChecksumOffload: txChecksumOffload);
+        t.AddL3Flows(Tcp, Udp);
+        int code;
+        string o;
+        using (var server = Iperf.StartServer(t.A))
+        {
+            (code, o) = Iperf.Client(t.B, t.A, 3);
+            Assert.True(code == 0, $"iperf3 TCP (csum={csum}, tx offload {txChecksumOffload}) failed ({code}): {o}\nserver: {server.Output}\n{t.DumpText()}");
+        }
+        Assert.True(ReceiverMbits(o) > 1, o);
+        // UDP too: a partial UDP checksum would make the receiver drop every datagram (100% loss).
+        using (var server = Iperf.StartServer(t.A))
+        {
+            (code, o) = Iperf.Client(t.B, t.A, 1, "-u -b 20M");
+            Assert.True(code == 0, $"iperf3 UDP failed ({code}): {o}\nserver: {server.Output}");
+        }
+        Assert.True(ReceiverMbits(o) > 1, $"UDP receiver rate:\n{o}");
+        Assert.True(t.FlowPackets(t.B, "proto=17") > 100, t.DumpText());
+    }
+
     private static double ReceiverMbits(string iperfOutput)
     {
         foreach (var line in iperfOutput.Split('\n'))
