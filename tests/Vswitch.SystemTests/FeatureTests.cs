@@ -5,7 +5,7 @@ using Vswitch.Netdev.Tests.SystemTests;
 namespace Vswitch.SystemTests;
 
 /// <summary>VLAN push/pop, multi-queue taps and link events through the userspace datapath. Root only.</summary>
-public sealed class FeatureTests
+public sealed class FeatureTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [RootVlanFact]
     public void PushAndPopVlanBetweenATaggedAndAnUntaggedNamespace()
@@ -130,6 +130,7 @@ public sealed class FeatureTests
             Assert.True(code == 0, $"iperf3 -P 8 failed ({code}): {o}\nserver: {server.Output}\n{t.DumpText()}");
         }
         ulong q0 = dev.GetRxQueue(0).Stats.RxPackets, q1 = dev.GetRxQueue(1).Stats.RxPackets;
+        output.WriteLine($"port A rx queue packets: q0={q0} q1={q1}; B: q0={t.Dp.GetDevice(t.B.PortNo).GetRxQueue(0).Stats.RxPackets} q1={t.Dp.GetDevice(t.B.PortNo).GetRxQueue(1).Stats.RxPackets}");
         Assert.True(q0 > 100 && q1 > 100, $"rx queue packets: q0={q0} q1={q1}");
         Assert.True(t.FlowPackets(t.A, "proto=6") >= 200, t.DumpText());
     }
