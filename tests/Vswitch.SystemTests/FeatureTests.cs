@@ -161,6 +161,23 @@ public sealed class FeatureTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(LinkState.Up, other);
     }
 
+    /// <summary>
+    /// A tap deleted inside the namespace it was moved to is not seen by this namespace's link monitor
+    /// (docs/ports/tap.md); the next read on its fd fails with EBADFD and the port goes down from there.
+    /// </summary>
+    [RootFact]
+    public void TapDeletedInItsNamespaceIsSeenByPortPollWithinOneSecond()
+    {
+        using var t = new TwoHosts(PortKind.Tap);
+        var dev = t.Dp.GetDevice(t.A.PortNo);
+        t.Dp.DrainPortChanges();
+        t.A.Ns.Exec($"ip link del {t.A.Iface}");
+        AssertChangeWithinOneSecond(t, t.A.PortName, "tap deleted in its namespace");
+        WaitLink(dev, LinkState.Down);
+        // (B's link state is not checked: a moved tap reports the Down its move caused, docs/ports/tap.md.)
+        Assert.True(dev.GetStats().RxErrors + dev.GetStats().TxErrors >= 1, "EBADFD counted once");
+    }
+
     [RootFact]
     public void TapSetDownIsSeenByPortPollWithinOneSecond()
     {
