@@ -120,6 +120,19 @@ public sealed class DatapathHarness : IDisposable
         Datapath.PutFlow(FlowPutFlags.Create, key, mask, actions);
     }
 
+    /// <summary>
+    /// Removes the flow written as <paramref name="flow"/> (same key and mask as when it was added, as
+    /// <c>dpctl/del-flow</c>) and returns its final statistics. Throws <see cref="FormatException"/> for bad text and
+    /// <see cref="DatapathException"/> (ENOENT) when there is no such flow.
+    /// </summary>
+    public DatapathFlowStats DeleteFlow(string flow)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!OdpFlowParser.TryParse(flow, out var key, out var mask, out var error))
+            throw new FormatException($"del-flow {flow}: {error}");
+        return Datapath.DeleteFlow(key, mask);
+    }
+
     /// <summary>Removes every flow.</summary>
     public void FlushFlows() => Datapath.FlushFlows();
 

@@ -84,6 +84,14 @@ public sealed class DatapathHarnessTests
         // A packet no flow matches is not forwarded.
         Assert.True(b.Inject(icmp));
         Assert.Null(Take(a, 200).Frame);
+
+        // del-flow by text returns the final stats; the flow stops forwarding.
+        var final = h.DeleteFlow($"in_port({p1}),eth(),eth_type(0x0800),ipv4(proto=1)");
+        Assert.Equal(3UL, final.Packets);
+        Assert.Single(h.DumpFlows());
+        Assert.True(a.Inject(icmp));
+        Assert.Null(Take(b, 200).Frame);
+        Assert.Throws<DatapathException>(() => h.DeleteFlow($"in_port({p1}),eth(),eth_type(0x0800),ipv4(proto=1)"));
     }
 
     [Fact]
