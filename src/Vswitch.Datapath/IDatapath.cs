@@ -191,7 +191,8 @@ public interface IDatapath : IDisposable
 
     /// <summary>
     /// Blocks until an upcall is queued or <paramref name="timeoutMs"/> milliseconds pass (-1 = no limit; 0 = just check).
-    /// Returns true when <see cref="RecvUpcall"/> would find an upcall (another receiver may take it first).
+    /// Returns true when <see cref="RecvUpcall"/> would find an upcall (another receiver may take it first); false on
+    /// timeout, on a closed handle, and at once for every waiter when the datapath is destroyed.
     /// </summary>
     bool RecvWait(int timeoutMs);
 

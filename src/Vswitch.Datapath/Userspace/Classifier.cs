@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Vswitch.Packets;
 
 namespace Vswitch.Datapath.Userspace;
@@ -25,8 +26,9 @@ internal sealed class Subtable
     private Node?[] _buckets = new Node?[16];
     private int _count;
 
-    /// <summary>Packets found in this subtable since the last re-ranking (approximate: racy increments).</summary>
-    public long Hits;
+    /// <summary>Packets found in this subtable since the last re-ranking (approximate: racy increments). Padded onto its
+    /// own cache line so poll threads counting hits do not evict the bucket pointer other threads read.</summary>
+    public PaddedCounter Hits;
 
     public Subtable(in FlowKey mask)
     {
@@ -150,7 +152,7 @@ internal sealed class Classifier
             var f = st.Lookup(key);
             if (f is not null)
             {
-                st.Hits++;
+                st.Hits.Value++;
                 return f;
             }
         }
@@ -241,15 +243,22 @@ internal sealed class Classifier
         if (subtables.Length < 2) return;
         bool sorted = true;
         for (int i = 1; i < subtables.Length; i++)
-            if (Volatile.Read(ref subtables[i].Hits) > Volatile.Read(ref subtables[i - 1].Hits)) { sorted = false; break; }
+            if (Volatile.Read(ref subtables[i].Hits.Value) > Volatile.Read(ref subtables[i - 1].Hits.Value)) { sorted = false; break; }
         if (!sorted)
         {
             var copy = (Subtable[])subtables.Clone();
             var hits = new long[copy.Length];
-            for (int i = 0; i < copy.Length; i++) hits[i] = -Volatile.Read(ref copy[i].Hits);
+            for (int i = 0; i < copy.Length; i++) hits[i] = -Volatile.Read(ref copy[i].Hits.Value);
             Array.Sort(hits, copy);
             Volatile.Write(ref _subtables, copy);
         }
-        foreach (var st in subtables) Volatile.Write(ref st.Hits, Volatile.Read(ref st.Hits) / 2);
+        foreach (var st in subtables) Volatile.Write(ref st.Hits.Value, Volatile.Read(ref st.Hits.Value) / 2);
     }
+}
+
+/// <summary>A counter alone on a 64-byte cache line (128 bytes with padding on both sides).</summary>
+[StructLayout(LayoutKind.Explicit, Size = 128)]
+internal struct PaddedCounter
+{
+    [FieldOffset(64)] public long Value;
 }

@@ -23,6 +23,10 @@ internal sealed class PollThread
     private readonly int _epollFd;
     private volatile bool _stop;
     private long _quiescentSeq;
+    private long _faults;
+
+    /// <summary>Batches abandoned because something threw inside the fast path (should stay 0).</summary>
+    public long Faults => Interlocked.Read(ref _faults);
     private readonly List<int> _registeredFds = [];
 
     public PollThread(UserspaceDatapath dp, int index, int emcEntries)
@@ -33,7 +37,7 @@ internal sealed class PollThread
         LibC.EventFd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC, out _wakeFd);
         LibC.EpollCreate(LibC.EPOLL_CLOEXEC, out _epollFd);
         if (_epollFd >= 0 && _wakeFd >= 0) LibC.EpollCtl(_epollFd, LibC.EPOLL_CTL_ADD, _wakeFd, LibC.EPOLLIN, WakeToken);
-        _thread = new Thread(Run) { IsBackground = true, Name = $"dp-{dp.Name}-pmd{index}" };
+        _thread = new Thread(Run) { IsBackground = true, Name = $"pmd{index}-{dp.Name}" };
     }
 
     public PollContext Context { get; }
@@ -95,7 +99,17 @@ internal sealed class PollThread
                 }
                 if (n <= 0) continue;
                 got += n;
-                Context.ProcessBatch(ref batch, a.Port.PortNo);
+                try
+                {
+                    Context.ProcessBatch(ref batch, a.Port.PortNo);
+                }
+                catch (Exception)
+                {
+                    // A provider's tx broke the never-throws contract (or a bug): never let the poll thread die.
+                    // Packets still in the batch are forgotten rather than risk releasing one twice.
+                    batch.Clear();
+                    Interlocked.Increment(ref _faults);
+                }
             }
             if (got > 0)
             {

@@ -15,6 +15,7 @@ internal sealed class UpcallQueue
     private int _count;
     private int _waiters;
     private long _lost;
+    private bool _closed;
 
     public UpcallQueue(int capacity)
     {
@@ -74,6 +75,7 @@ internal sealed class UpcallQueue
             {
                 while (_count == 0)
                 {
+                    if (_closed) return false;
                     long left = deadline == long.MaxValue ? 1000 : deadline - Environment.TickCount64;
                     if (left <= 0) return false;
                     Monitor.Wait(_lock, (int)Math.Min(left, 1000));
@@ -81,6 +83,16 @@ internal sealed class UpcallQueue
                 return true;
             }
             finally { _waiters--; }
+        }
+    }
+
+    /// <summary>Wakes every waiter for good (the datapath is being destroyed); later waits return at once.</summary>
+    public void Close()
+    {
+        lock (_lock)
+        {
+            _closed = true;
+            Monitor.PulseAll(_lock);
         }
     }
 

@@ -115,7 +115,7 @@ internal sealed class UserspaceDatapath
 
     public int PollOnce()
     {
-        if (_destroyed) return 0;
+        if (_destroyed || _threads.Length != 0) return 0; // with poll threads, each rx queue has its one poller
         var batch = new PacketBatch();
         int total = 0;
         lock (_execLock)
@@ -151,6 +151,7 @@ internal sealed class UserspaceDatapath
             Interlocked.Increment(ref _flushGeneration);
         }
         lock (_execLock) { _executor.RefreshPorts(); _manual.RefreshPorts(); }
+        _upcalls.Close();
         _upcalls.Purge();
         foreach (var p in ports) p.Device.Dispose();
         _provider.Forget(this);

@@ -37,7 +37,8 @@ public sealed class UserspaceDatapathHandle : IDatapath
 
     /// <summary>
     /// Only for datapaths created with <see cref="UserspaceDatapathOptions.PollThreads"/> = 0: receives one burst from every
-    /// rx queue on the calling thread and forwards it; returns the packets received. Returns 0 on a closed handle.
+    /// rx queue on the calling thread and forwards it; returns the packets received. Returns 0 on a closed handle and
+    /// when the datapath has poll threads (each rx queue has exactly one poller).
     /// Serialised with <see cref="Execute"/>.
     /// </summary>
     public int PollOnce() => Dead ? 0 : _dp.PollOnce();

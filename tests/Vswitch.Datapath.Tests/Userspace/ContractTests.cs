@@ -80,6 +80,20 @@ public class ContractTests
     }
 
     [Fact]
+    public void DestroyWakesABlockedUpcallWaiter()
+    {
+        var p = Manual();
+        p.Open(NewName(), true, out var dp);
+        bool? result = null;
+        var waiter = new Thread(() => result = dp!.RecvWait(-1));
+        waiter.Start();
+        Thread.Sleep(30);
+        Assert.True(dp!.Destroy().IsSuccess);
+        Assert.True(waiter.Join(5000), "RecvWait(-1) must return when the datapath is destroyed");
+        Assert.False(result);
+    }
+
+    [Fact]
     public void SettingsRoundTrip()
     {
         using var t = new ManualDatapath();
