@@ -164,6 +164,26 @@ public static unsafe partial class LibC
     public const int PACKET_STATISTICS = 6;
     /// <summary><c>PACKET_IGNORE_OUTGOING</c> (Linux ≥ 4.20).</summary>
     public const int PACKET_IGNORE_OUTGOING = 23;
+    /// <summary><c>PACKET_RX_RING</c>.</summary>
+    public const int PACKET_RX_RING = 5;
+    /// <summary><c>PACKET_VERSION</c>.</summary>
+    public const int PACKET_VERSION = 10;
+    /// <summary><c>TPACKET_V3</c> (enum tpacket_versions).</summary>
+    public const int TPACKET_V3 = 2;
+    /// <summary><c>TPACKET_ALIGNMENT</c>.</summary>
+    public const int TPACKET_ALIGNMENT = 16;
+    /// <summary><c>TP_STATUS_KERNEL</c>: the block belongs to the kernel.</summary>
+    public const uint TP_STATUS_KERNEL = 0;
+    /// <summary><c>TP_STATUS_USER</c>: the block is ready for user space.</summary>
+    public const uint TP_STATUS_USER = 1;
+    /// <summary><c>TP_STATUS_LOSING</c>: frames were dropped because the ring was full.</summary>
+    public const uint TP_STATUS_LOSING = 4;
+    /// <summary><c>PROT_READ</c>.</summary>
+    public const int PROT_READ = 1;
+    /// <summary><c>PROT_WRITE</c>.</summary>
+    public const int PROT_WRITE = 2;
+    /// <summary><c>MAP_SHARED</c>.</summary>
+    public const int MAP_SHARED = 1;
     /// <summary><c>PACKET_FANOUT</c>: join a fanout group (value: id | type &lt;&lt; 16).</summary>
     public const int PACKET_FANOUT = 18;
     /// <summary><c>PACKET_FANOUT_HASH</c>: spread by flow hash.</summary>
@@ -255,6 +275,97 @@ public static unsafe partial class LibC
         public ushort tp_vlan_tci;
         /// <summary>Stripped VLAN TPID (host order) when TP_STATUS_VLAN_TPID_VALID.</summary>
         public ushort tp_vlan_tpid;
+    }
+
+    /// <summary><c>TPACKET_ALIGN(x)</c>.</summary>
+    public static int TPACKET_ALIGN(int x) => (x + TPACKET_ALIGNMENT - 1) & ~(TPACKET_ALIGNMENT - 1);
+
+    /// <summary><c>struct tpacket_req3</c> (28 bytes): PACKET_RX_RING request for TPACKET_V3.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct tpacket_req3
+    {
+        /// <summary>Block size (a multiple of the page size).</summary>
+        public uint tp_block_size;
+        /// <summary>Number of blocks.</summary>
+        public uint tp_block_nr;
+        /// <summary>Frame size (TPACKET_ALIGNMENT multiple).</summary>
+        public uint tp_frame_size;
+        /// <summary>Total frames (block_size / frame_size * block_nr).</summary>
+        public uint tp_frame_nr;
+        /// <summary>Block retire timeout in milliseconds.</summary>
+        public uint tp_retire_blk_tov;
+        /// <summary>Private area size per block.</summary>
+        public uint tp_sizeof_priv;
+        /// <summary>Feature request word.</summary>
+        public uint tp_feature_req_word;
+    }
+
+    /// <summary><c>struct tpacket_hdr_v1</c> (40 bytes): a TPACKET_V3 block header.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct tpacket_hdr_v1
+    {
+        /// <summary>TP_STATUS_KERNEL or TP_STATUS_USER (| TP_STATUS_LOSING ...).</summary>
+        public uint block_status;
+        /// <summary>Packets in the block.</summary>
+        public uint num_pkts;
+        /// <summary>Offset of the first tpacket3_hdr from the block start.</summary>
+        public uint offset_to_first_pkt;
+        /// <summary>Valid bytes in the block.</summary>
+        public uint blk_len;
+        /// <summary>Block sequence number.</summary>
+        public ulong seq_num;
+        /// <summary>ts_first_pkt.ts_sec.</summary>
+        public uint ts_first_pkt_sec;
+        /// <summary>ts_first_pkt.ts_nsec.</summary>
+        public uint ts_first_pkt_nsec;
+        /// <summary>ts_last_pkt.ts_sec.</summary>
+        public uint ts_last_pkt_sec;
+        /// <summary>ts_last_pkt.ts_nsec.</summary>
+        public uint ts_last_pkt_nsec;
+    }
+
+    /// <summary><c>struct tpacket_block_desc</c> (48 bytes).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct tpacket_block_desc
+    {
+        /// <summary>Version.</summary>
+        public uint version;
+        /// <summary>Offset to the private area.</summary>
+        public uint offset_to_priv;
+        /// <summary><c>hdr.bh1</c>.</summary>
+        public tpacket_hdr_v1 hdr;
+    }
+
+    /// <summary><c>struct tpacket3_hdr</c> (48 bytes), followed (TPACKET_ALIGN-ed) by a sockaddr_ll.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct tpacket3_hdr
+    {
+        /// <summary>Offset of the next packet in the block (0 for the last).</summary>
+        public uint tp_next_offset;
+        /// <summary>Seconds.</summary>
+        public uint tp_sec;
+        /// <summary>Nanoseconds.</summary>
+        public uint tp_nsec;
+        /// <summary>Bytes captured.</summary>
+        public uint tp_snaplen;
+        /// <summary>Original length.</summary>
+        public uint tp_len;
+        /// <summary>TP_STATUS_* (VLAN_VALID, CSUMNOTREADY, ...).</summary>
+        public uint tp_status;
+        /// <summary>Offset of the MAC header from this header.</summary>
+        public ushort tp_mac;
+        /// <summary>Offset of the network header from this header.</summary>
+        public ushort tp_net;
+        /// <summary><c>hv1.tp_rxhash</c>.</summary>
+        public uint tp_rxhash;
+        /// <summary><c>hv1.tp_vlan_tci</c>.</summary>
+        public uint tp_vlan_tci;
+        /// <summary><c>hv1.tp_vlan_tpid</c>.</summary>
+        public ushort tp_vlan_tpid;
+        /// <summary><c>hv1.tp_padding</c>.</summary>
+        public ushort tp_hv1_padding;
+        /// <summary><c>tp_padding[8]</c>.</summary>
+        public fixed byte tp_padding[8];
     }
 
     /// <summary><c>struct tpacket_stats</c> (PACKET_STATISTICS).</summary>
@@ -370,6 +481,12 @@ public static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "readv", SetLastError = true)]
     private static partial nint readv_(int fd, iovec* iov, int iovcnt);
 
+    [LibraryImport(Lib, EntryPoint = "mmap", SetLastError = true)]
+    private static partial void* mmap_(void* addr, nuint length, int prot, int flags, int fd, nint offset);
+
+    [LibraryImport(Lib, EntryPoint = "munmap", SetLastError = true)]
+    private static partial int munmap_(void* addr, nuint length);
+
     [LibraryImport(Lib, EntryPoint = "dup3", SetLastError = true)]
     private static partial int dup3_(int oldfd, int newfd, int flags);
 
@@ -483,6 +600,19 @@ public static unsafe partial class LibC
         count = (int)n;
         return Errno.Success;
     }
+
+    /// <summary>mmap(2) of <paramref name="length"/> bytes of <paramref name="fd"/> at offset 0; null on error.</summary>
+    public static Errno MMap(nuint length, int prot, int flags, int fd, out void* address)
+    {
+        address = mmap_(null, length, prot, flags, fd, 0);
+        if (address != (void*)-1) return Errno.Success;
+        address = null;
+        return Errno.FromLastPInvokeError();
+    }
+
+    /// <summary>munmap(2).</summary>
+    public static Errno MUnmap(void* address, nuint length) =>
+        munmap_(address, length) == 0 ? Errno.Success : Errno.FromLastPInvokeError();
 
     /// <summary>dup3(2): makes <paramref name="newfd"/> refer to what <paramref name="oldfd"/> refers to (closing it first).</summary>
     public static Errno Dup3(int oldfd, int newfd, int flags) =>

@@ -18,6 +18,7 @@ public sealed class StructLayoutTests
         typeof(LibC.tpacket_stats), typeof(LibC.iovec), typeof(LibC.msghdr), typeof(LibC.mmsghdr), typeof(LibC.cmsghdr),
         typeof(LibC.sockaddr_nl), typeof(LibC.nlmsghdr), typeof(LibC.nlmsgerr), typeof(LibC.ifinfomsg),
         typeof(LibC.ifaddrmsg), typeof(LibC.rtattr), typeof(LibC.epoll_event),
+        typeof(LibC.tpacket_req3), typeof(LibC.tpacket_hdr_v1), typeof(LibC.tpacket_block_desc), typeof(LibC.tpacket3_hdr),
     ];
 
     // Fields whose C name is a union member path.
@@ -25,6 +26,15 @@ public sealed class StructLayoutTests
     {
         ["ifreq.ifr_hwaddr_sa_family"] = "ifr_hwaddr.sa_family",
         ["ifreq.ifr_hwaddr_sa_data"] = "ifr_hwaddr.sa_data",
+        ["tpacket_hdr_v1.ts_first_pkt_sec"] = "ts_first_pkt.ts_sec",
+        ["tpacket_hdr_v1.ts_first_pkt_nsec"] = "ts_first_pkt.ts_nsec",
+        ["tpacket_hdr_v1.ts_last_pkt_sec"] = "ts_last_pkt.ts_sec",
+        ["tpacket_hdr_v1.ts_last_pkt_nsec"] = "ts_last_pkt.ts_nsec",
+        ["tpacket_block_desc.hdr"] = "hdr.bh1",
+        ["tpacket3_hdr.tp_rxhash"] = "hv1.tp_rxhash",
+        ["tpacket3_hdr.tp_vlan_tci"] = "hv1.tp_vlan_tci",
+        ["tpacket3_hdr.tp_vlan_tpid"] = "hv1.tp_vlan_tpid",
+        ["tpacket3_hdr.tp_hv1_padding"] = "hv1.tp_padding",
     };
 
     private static Dictionary<string, long> RunCProgram(string source)
@@ -71,6 +81,7 @@ public sealed class StructLayoutTests
         #include <sys/ioctl.h>
         #include <sys/epoll.h>
         #include <sys/eventfd.h>
+        #include <sys/mman.h>
         #include <linux/if.h>
         #include <linux/if_tun.h>
         #include <linux/if_packet.h>

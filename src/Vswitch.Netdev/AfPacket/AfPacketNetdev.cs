@@ -26,14 +26,16 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
     public const int MaxQueues = 16;
 
     private readonly SafeFd[] _sockets;
-    private readonly AfPacketRxQueue[] _rx;
+    private readonly NetdevRxQueue[] _rx;
     private readonly AfPacketTxQueue[] _tx;
     private readonly bool _promisc;
     private readonly bool _ignoreOutgoingByKernel;
     private readonly NetdevOptions _options;
+    private readonly bool _fillChecksums;
+    private readonly bool _ring;
     private ulong _kernelDrops;
 
-    private AfPacketNetdev(string name, string kernelName, int ifIndex, SafeFd[] sockets, bool promisc, bool ignoreOutgoing,
+    private unsafe AfPacketNetdev(string name, string kernelName, int ifIndex, SafeFd[] sockets, nint[] rings, bool promisc, bool ignoreOutgoing,
         bool fillChecksums, NetdevOptions options, PacketPool pool)
         : base(name, AfPacketNetdevProvider.TypeName, kernelName, ifIndex)
     {
@@ -41,11 +43,15 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
         _promisc = promisc;
         _ignoreOutgoingByKernel = ignoreOutgoing;
         _options = options;
-        _rx = new AfPacketRxQueue[sockets.Length];
+        _fillChecksums = fillChecksums;
+        _ring = rings.Length > 0;
+        _rx = new NetdevRxQueue[sockets.Length];
         _tx = new AfPacketTxQueue[sockets.Length];
         for (int i = 0; i < sockets.Length; i++)
         {
-            _rx[i] = new AfPacketRxQueue(this, i, sockets[i].Fd, pool, fillChecksums);
+            _rx[i] = _ring
+                ? AfPacketRingRxQueue.Create(this, i, sockets[i].Fd, pool, fillChecksums, (byte*)rings[i])
+                : new AfPacketRxQueue(this, i, sockets[i].Fd, pool, fillChecksums);
             _tx[i] = new AfPacketTxQueue(this, i, sockets[i].Fd);
         }
         Capabilities = new NetdevCapabilities
@@ -55,7 +61,7 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
         };
     }
 
-    internal static unsafe Errno Create(string portName, string iface, int queues, bool promisc, bool fillChecksums, NetdevOptions options,
+    internal static unsafe Errno Create(string portName, string iface, int queues, bool promisc, bool fillChecksums, bool ring, NetdevOptions options,
         PacketPool pool, out AfPacketNetdev? device, out string? error)
     {
         device = null;
@@ -67,6 +73,7 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
             return e;
         }
         var sockets = new List<SafeFd>();
+        var rings = new List<nint>();
         AfPacketNetdev? dev = null;
         bool ignoreOutgoing = true;
         try
@@ -74,9 +81,10 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
             int fanoutId = queues > 1 ? Random.Shared.Next(1, 0x10000) : 0;
             for (int q = 0; q < queues; q++)
             {
-                e = OpenSocket(iface, ifIndex, out var socket, out bool ignored, out error);
+                e = OpenSocket(iface, ifIndex, ring, out var socket, out byte* ringAddress, out bool ignored, out error);
                 if (e.IsError) return e;
                 sockets.Add(socket!);
+                if (ring) rings.Add((nint)ringAddress);
                 ignoreOutgoing &= ignored;
                 if (queues > 1)
                 {
@@ -97,7 +105,7 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
                 e = LibC.SetSockOpt(sockets[0].Fd, LibC.SOL_PACKET, LibC.PACKET_ADD_MEMBERSHIP, &mreq, sizeof(LibC.packet_mreq));
                 if (e.IsError) { error = $"afpacket: {iface}: PACKET_ADD_MEMBERSHIP(PROMISC): {e}"; return e; }
             }
-            dev = new AfPacketNetdev(portName, iface, ifIndex, [.. sockets], promisc, ignoreOutgoing, fillChecksums, options, pool);
+            dev = new AfPacketNetdev(portName, iface, ifIndex, [.. sockets], [.. rings], promisc, ignoreOutgoing, fillChecksums, options, pool);
             e = dev.InitializeKernelState();
             if (e.IsError) { error = $"afpacket: {iface}: cannot read interface state: {e}"; return e; }
             device = dev;
@@ -108,14 +116,20 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
             if (device is null)
             {
                 if (dev is not null) dev.Dispose();
-                else foreach (var s in sockets) s.Dispose();
+                else
+                {
+                    foreach (var r in rings) LibC.MUnmap((void*)r, (nuint)AfPacketRingRxQueue.BlockSize * AfPacketRingRxQueue.BlockCount);
+                    foreach (var s in sockets) s.Dispose();
+                }
             }
         }
     }
 
-    private static unsafe Errno OpenSocket(string iface, int ifIndex, out SafeFd? socket, out bool ignoreOutgoing, out string? error)
+    private static unsafe Errno OpenSocket(string iface, int ifIndex, bool ring, out SafeFd? socket, out byte* ringAddress,
+        out bool ignoreOutgoing, out string? error)
     {
         socket = null;
+        ringAddress = null;
         ignoreOutgoing = false;
         error = null;
         // Protocol 0 at creation: nothing is queued until bind() names the interface and ETH_P_ALL.
@@ -130,12 +144,25 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
             LibC.SetSockOptInt(fd, LibC.SOL_SOCKET, LibC.SO_RCVBUF, 4 << 20);
         if (LibC.SetSockOptInt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUFFORCE, 4 << 20).IsError)
             LibC.SetSockOptInt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUF, 4 << 20);
+        if (ring)
+        {
+            // Before bind: nothing may be queued outside the ring.
+            e = AfPacketRingRxQueue.SetUp(fd, out ringAddress);
+            if (e.IsError) { error = $"afpacket: {iface}: TPACKET_V3 rx ring: {e}"; handle.Dispose(); return e; }
+        }
         LibC.sockaddr_ll sll = new()
         {
             sll_family = LibC.AF_PACKET, sll_protocol = LibC.htons(LibC.ETH_P_ALL), sll_ifindex = ifIndex,
         };
         e = LibC.Bind(fd, &sll, sizeof(LibC.sockaddr_ll));
-        if (e.IsError) { error = $"afpacket: {iface}: bind: {e}"; handle.Dispose(); return e; }
+        if (e.IsError)
+        {
+            error = $"afpacket: {iface}: bind: {e}";
+            if (ringAddress != null) LibC.MUnmap(ringAddress, (nuint)AfPacketRingRxQueue.BlockSize * AfPacketRingRxQueue.BlockCount);
+            ringAddress = null;
+            handle.Dispose();
+            return e;
+        }
         socket = handle;
         return Errno.Success;
     }
@@ -204,7 +231,8 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
         status["queues"] = _sockets.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
         status["promisc"] = _promisc ? "true" : "false";
         status["ignore_outgoing"] = _ignoreOutgoingByKernel ? "kernel" : "pkttype-check";
-        status["csum"] = _rx[0].FillChecksums ? "fill" : "none";
+        status["csum"] = _fillChecksums ? "fill" : "none";
+        status["rx_ring"] = _ring ? "tpacket_v3" : "recvmmsg";
         return new NetdevInfo
         {
             Driver = Type, KernelName = KernelName, IfIndex = IfIndex, SpeedMbps = NetDevice.ReadSpeedMbps(KernelName), Status = status,
@@ -238,8 +266,12 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
     {
         base.Dispose(disposing);
         if (!disposing) return;
+        foreach (var rx in _rx)
+        {
+            (rx as AfPacketRxQueue)?.Free();
+            (rx as AfPacketRingRxQueue)?.Free();
+        }
         foreach (var socket in _sockets) socket.Dispose();
-        foreach (var rx in _rx) rx.Free();
         foreach (var tx in _tx) tx.Free();
     }
 }

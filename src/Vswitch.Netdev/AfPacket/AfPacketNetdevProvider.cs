@@ -33,6 +33,7 @@ public sealed class AfPacketNetdevProvider : INetdevProvider
         new("iface", "existing kernel interface to attach to; default: the port name"),
         new("queues", $"queue pairs, one socket each, joined in a PACKET_FANOUT group that hashes flows to rx queues: 1..{AfPacketNetdev.MaxQueues}, default 1"),
         new("promisc", "receive all unicast frames (PACKET_MR_PROMISC membership): true/false, default true"),
+        new("rx_ring", "receive through a PACKET_MMAP TPACKET_V3 ring (4 MiB per queue) instead of recvmmsg: true/false, default false"),
         new("csum", "partial TCP/UDP checksums on received frames (TP_STATUS_CSUMNOTREADY): fill (complete them, default) or none (pass as is)"),
     ];
 
@@ -49,7 +50,8 @@ public sealed class AfPacketNetdevProvider : INetdevProvider
             return Errno.EINVAL;
         }
         if (!options.TryGetBool("promisc", true, out bool promisc, out error)
-            || !options.TryGetInt("queues", 1, 1, AfPacketNetdev.MaxQueues, out int queues, out error))
+            || !options.TryGetInt("queues", 1, 1, AfPacketNetdev.MaxQueues, out int queues, out error)
+            || !options.TryGetBool("rx_ring", false, out bool ring, out error))
         {
             error = "afpacket: " + error;
             return Errno.EINVAL;
@@ -63,7 +65,7 @@ public sealed class AfPacketNetdevProvider : INetdevProvider
                 error = $"afpacket: csum={options.Get("csum")}: expected fill or none";
                 return Errno.EINVAL;
         }
-        var e = AfPacketNetdev.Create(request.Name, iface, queues, promisc, fillChecksums, options, request.Pool, out var dev, out error);
+        var e = AfPacketNetdev.Create(request.Name, iface, queues, promisc, fillChecksums, ring, options, request.Pool, out var dev, out error);
         device = dev;
         return e;
     }

@@ -10,7 +10,7 @@ namespace Vswitch.Netdev.Tests.AfPacket;
 /// test, the far end is an AF_PACKET socket on the other end. Needs root.
 /// </summary>
 [Trait("Requires", "root")]
-public sealed class AfPacketConformanceTests : NetdevConformanceTests
+public class AfPacketConformanceTests : NetdevConformanceTests
 {
     protected override string ProviderType => AfPacketNetdevProvider.TypeName;
 
@@ -23,6 +23,9 @@ public sealed class AfPacketConformanceTests : NetdevConformanceTests
         new("queues", "0"), new("queues", "17"), new("promisc", "maybe"), new("csum", "sometimes"), new("iface", "a/b"), new("iface", "waytoolonginterfacename"),
     ];
 
+    /// <summary>Options this variant adds to every device the suite opens.</summary>
+    protected virtual NetdevOptions WithProviderOptions(NetdevOptions options) => options;
+
     protected override INetdevConformanceHarness OpenHarness(NetdevRegistry registry, PacketPool pool, NetdevOptions options)
     {
         KernelHarness.RequireRoot();
@@ -34,7 +37,7 @@ public sealed class AfPacketConformanceTests : NetdevConformanceTests
             KernelHarness.Quiet(farEnd);
             Ip.Run($"link set {dutEnd} up");
             Ip.Run($"link set {farEnd} up");
-            var rc = registry.Open(ProviderType, dutEnd, options, pool, out var device, out var error);
+            var rc = registry.Open(ProviderType, dutEnd, WithProviderOptions(options), pool, out var device, out var error);
             if (rc.IsError) throw new InvalidOperationException(error);
             try
             {
@@ -55,4 +58,11 @@ public sealed class AfPacketConformanceTests : NetdevConformanceTests
             throw;
         }
     }
+}
+
+/// <summary>The conformance suite against <c>afpacket</c> receiving through a TPACKET_V3 ring (<c>rx_ring=true</c>).</summary>
+[Trait("Requires", "root")]
+public sealed class AfPacketRingConformanceTests : AfPacketConformanceTests
+{
+    protected override NetdevOptions WithProviderOptions(NetdevOptions options) => options.With("rx_ring", "true");
 }

@@ -58,17 +58,20 @@ public sealed class AfPacketSystemTests : IDisposable
     }
 
     [RootTheory]
-    [InlineData(1500, 56)]
-    [InlineData(9000, 8900)]
-    public void TwoVethPairsJoinedByAForwarderPass_Ping(int mtu, int payload)
+    [InlineData(1500, 56, false)]
+    [InlineData(9000, 8900, false)]
+    [InlineData(1500, 56, true)]
+    [InlineData(9000, 8900, true)]
+    public void TwoVethPairsJoinedByAForwarderPass_Ping(int mtu, int payload, bool ring)
     {
         using var v1 = new VethInNamespace(mtu);
         using var v2 = new VethInNamespace(mtu);
         string net = TestSubnet.Next();
         v1.Namespace.Exec($"ip addr add {net}.1/24 dev {v1.NsEnd}");
         v2.Namespace.Exec($"ip addr add {net}.2/24 dev {v2.NsEnd}");
-        using var a = Devices.Open(_pool, "afpacket", v1.HostEnd, "");
-        using var b = Devices.Open(_pool, "system", "port-b", $"iface={v2.HostEnd}");
+        using var a = Devices.Open(_pool, "afpacket", v1.HostEnd, $"rx_ring={ring}");
+        using var b = Devices.Open(_pool, "system", "port-b", $"iface={v2.HostEnd},rx_ring={ring}");
+        Assert.Equal(ring ? "tpacket_v3" : "recvmmsg", a.GetInfo().Status["rx_ring"]);
         Assert.True(a.GetMtu(out int m).IsSuccess);
         Assert.Equal(mtu, m);
         using var fwd = new Forwarder(a, b);
@@ -84,9 +87,11 @@ public sealed class AfPacketSystemTests : IDisposable
     }
 
     [RootTheory]
-    [InlineData((ushort)0x8100)]
-    [InlineData((ushort)0x88a8)]
-    public void VlanTagsStrippedByTheKernelAreRestoredFromAuxdata(ushort tpid)
+    [InlineData((ushort)0x8100, false)]
+    [InlineData((ushort)0x88a8, false)]
+    [InlineData((ushort)0x8100, true)]
+    [InlineData((ushort)0x88a8, true)]
+    public void VlanTagsStrippedByTheKernelAreRestoredFromAuxdata(ushort tpid, bool ring)
     {
         // The kernel's receive path moves any 802.1Q/802.1ad tag into skb metadata (skb_vlan_untag), so a
         // tagged frame sent into one end of a veth pair reaches the other end's packet socket untagged,
@@ -98,7 +103,7 @@ public sealed class AfPacketSystemTests : IDisposable
             Ip.Run($"link set {end1} up");
             Ip.Run($"link set {end2} up");
             using var a = Devices.Open(_pool, "afpacket", end1, "");
-            using var b = Devices.Open(_pool, "afpacket", end2, "");
+            using var b = Devices.Open(_pool, "afpacket", end2, $"rx_ring={ring}");
             var frame = Devices.TestFrame(200, MacAddress.Parse("02:00:00:00:00:02"), MacAddress.Parse("02:00:00:00:00:01"), tpid);
             frame[14] = 0x20; frame[15] = 0x64; // PCP 1, VID 100
             Assert.Equal(1, Devices.SendFrame(a, _pool, frame));
@@ -142,14 +147,16 @@ public sealed class AfPacketSystemTests : IDisposable
         Assert.Equal(5UL, dev.GetStats().TxPackets);
     }
 
-    [RootFact]
-    public void PartialChecksumsFromVethAreCompletedWhenCsumIsFill()
+    [RootTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void PartialChecksumsFromVethAreCompletedWhenCsumIsFill(bool ring)
     {
         using var v = new VethInNamespace();
         string net = TestSubnet.Next();
         v.Namespace.Exec($"ip addr add {net}.1/24 dev {v.NsEnd} && ip neigh replace {net}.2 lladdr 02:00:00:00:00:02 dev {v.NsEnd}");
-        using var fill = Devices.Open(_pool, "afpacket", "fill", $"iface={v.HostEnd}");
-        using var none = Devices.Open(_pool, "afpacket", "none", $"iface={v.HostEnd},csum=none");
+        using var fill = Devices.Open(_pool, "afpacket", "fill", $"iface={v.HostEnd},rx_ring={ring}");
+        using var none = Devices.Open(_pool, "afpacket", "none", $"iface={v.HostEnd},csum=none,rx_ring={ring}");
         v.Namespace.Exec($"echo vswitch-checksum-test > /dev/udp/{net}.2/7777");
         byte[]? filled = null, raw = null;
         Assert.True(Devices.ReceiveUntil(fill, (_, f) => IsOurUdp(f) && (filled = f) is not null));
@@ -181,11 +188,13 @@ public sealed class AfPacketSystemTests : IDisposable
         Assert.Contains("promisc", error, StringComparison.Ordinal);
     }
 
-    [RootFact]
-    public void PeerDownAndDeletionBumpChangeSeqWithinOneSecond()
+    [RootTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void PeerDownAndDeletionBumpChangeSeqWithinOneSecond(bool ring)
     {
         using var v = new VethInNamespace();
-        using var dev = (AfPacketNetdev)Devices.Open(_pool, "afpacket", v.HostEnd, "");
+        using var dev = (AfPacketNetdev)Devices.Open(_pool, "afpacket", v.HostEnd, $"rx_ring={ring}");
         Assert.True(Devices.WaitFor(() => dev.GetLinkState(out var s).IsSuccess && s == LinkState.Up), "link up");
         long seq = dev.ChangeSeq;
         v.Namespace.Exec($"ip link set {v.NsEnd} down");
@@ -241,12 +250,14 @@ public sealed class AfPacketSystemTests : IDisposable
         Assert.Contains("receiver", o, StringComparison.Ordinal);
     }
 
-    [RootFact]
-    public void FanoutQueuesEachReceiveWholeFlows()
+    [RootTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FanoutQueuesEachReceiveWholeFlows(bool ring)
     {
         using var v = new VethInNamespace();
         string net = TestSubnet.Next();
-        using var dev = Devices.Open(_pool, "afpacket", v.HostEnd, "queues=2");
+        using var dev = Devices.Open(_pool, "afpacket", v.HostEnd, $"queues=2,rx_ring={ring}");
         Assert.Equal(2, dev.RxQueueCount);
         Assert.NotEqual(dev.GetRxQueue(0).WaitFd, dev.GetRxQueue(1).WaitFd);
         var cmd = new System.Text.StringBuilder($"ip addr add {net}.1/24 dev {v.NsEnd}; ");

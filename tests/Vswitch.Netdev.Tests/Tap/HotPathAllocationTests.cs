@@ -15,12 +15,14 @@ public sealed class HotPathAllocationTests : IDisposable
 
     public void Dispose() => _pool.Dispose();
 
-    [RootFact]
-    public void TapAndAfPacketRxTxDoNotAllocatePerBatch()
+    [RootTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TapAndAfPacketRxTxDoNotAllocatePerBatch(bool ring)
     {
         using var tap = (TapNetdev)Devices.Open(_pool, "tap", "t", "");
         Assert.True(tap.UpdateFlags(NetdevFlags.None, NetdevFlags.Up, out _).IsSuccess);
-        using var raw = Devices.Open(_pool, "afpacket", "r", $"iface={tap.GetKernelName()}");
+        using var raw = Devices.Open(_pool, "afpacket", "r", $"iface={tap.GetKernelName()},rx_ring={ring}");
         var frame = Devices.TestFrame(128, MacAddress.Broadcast, MacAddress.Parse("02:00:00:00:00:05"));
 
         long received = 0;
