@@ -41,9 +41,10 @@ internal sealed class TwoHosts : IDisposable
     /// <param name="pollThreads">Datapath poll threads.</param>
     /// <param name="segmentationOffload">Leave TSO/GSO on the namespaces' veths (afpacket; default off as docs/ports/afpacket.md requires).</param>
     /// <param name="csum">The afpacket <c>csum=</c> option (<c>fill</c>, the default, or <c>none</c>).</param>
+    /// <param name="extraPortOptions">More port options (afpacket), e.g. <c>,rx_ring=true</c>.</param>
     /// <param name="txChecksumOffload">Leave tx checksum offload on the namespaces' veths (afpacket); off is the documented alternative to <c>csum=fill</c>.</param>
     public TwoHosts(PortKind kind, int mtu = 1500, int queues = 1, int pollThreads = 1, bool segmentationOffload = false,
-        string csum = "fill", bool txChecksumOffload = true)
+        string csum = "fill", bool txChecksumOffload = true, string extraPortOptions = "")
     {
         Kind = kind;
         Net = TestSubnet.Next();
@@ -52,8 +53,8 @@ internal sealed class TwoHosts : IDisposable
         {
             Dp = new DatapathHarness(options: new UserspaceDatapathOptions { PollThreads = pollThreads });
             _cleanup.Add(Dp.Dispose);
-            A = Attach(kind, "pa", $"{Net}.1", mtu, queues, segmentationOffload, csum, txChecksumOffload);
-            B = Attach(kind, "pb", $"{Net}.2", mtu, queues, segmentationOffload, csum, txChecksumOffload);
+            A = Attach(kind, "pa", $"{Net}.1", mtu, queues, segmentationOffload, csum + extraPortOptions, txChecksumOffload);
+            B = Attach(kind, "pb", $"{Net}.2", mtu, queues, segmentationOffload, csum + extraPortOptions, txChecksumOffload);
         }
         catch
         {

@@ -86,11 +86,12 @@ public sealed partial class TrafficTests
     /// TSO/GSO are off in both cases (a super-frame does not fit a packet buffer).
     /// </summary>
     [RootTheory]
-    [InlineData("fill", true)]
-    [InlineData("none", false)]
-    public void AfPacketTcpWorksUnderTheDocumentedChecksumPolicy(string csum, bool txChecksumOffload)
+    [InlineData("fill", true, false)]
+    [InlineData("none", false, false)]
+    [InlineData("fill", true, true)]
+    public void AfPacketTcpWorksUnderTheDocumentedChecksumPolicy(string csum, bool txChecksumOffload, bool rxRing)
     {
-        using var t = new TwoHosts(PortKind.AfPacket, csum: csum, txChecksumOffload: txChecksumOffload);
+        using var t = new TwoHosts(PortKind.AfPacket, csum: csum, txChecksumOffload: txChecksumOffload, extraPortOptions: rxRing ? ",rx_ring=true" : "");
         t.AddL3Flows(Tcp, Udp);
         int code;
         string o;
