@@ -55,8 +55,12 @@ public sealed partial class TrafficTests
     {
         using var t = new TwoHosts(kind, mtu: 9000);
         t.AddL3Flows(Icmp);
-        Assert.True(t.Dp.GetDevice(t.A.PortNo).GetMtu(out int mtu).IsSuccess || kind == PortKind.Tap);
-        if (kind == PortKind.AfPacket) Assert.Equal(9000, mtu);
+        foreach (var host in new[] { t.A, t.B })
+        {
+            Assert.True(t.Dp.GetDevice(host.PortNo).GetMtu(out int mtu).IsSuccess);
+            Assert.Equal(9000, mtu);
+            Assert.Contains("mtu 9000", host.Ns.Exec($"ip link show {host.Iface}"), StringComparison.Ordinal);
+        }
         var (code, o) = TwoHosts.Ping(t.A, t.B, 3, "-s 8900 -M do");
         Assert.True(code == 0, $"jumbo ping failed: {o}\n{t.DumpText()}");
         Assert.Contains("3 received", o, StringComparison.Ordinal);
