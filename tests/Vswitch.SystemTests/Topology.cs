@@ -160,6 +160,8 @@ internal sealed class TwoHosts : IDisposable
 
     public void Dispose()
     {
+        // The datapath first (its ports close their sockets and taps), then links and namespaces, newest first.
+        (Dp as IDisposable)?.Dispose();
         for (int i = _cleanup.Count - 1; i >= 0; i--)
         {
             try { _cleanup[i](); } catch (Exception e) when (e is InvalidOperationException or IOException or TimeoutException) { }
