@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using Vswitch.Packets;
 
 namespace Vswitch.Datapath.Userspace;
@@ -36,8 +37,21 @@ internal sealed class ExactMatchCache
     {
         ref Entry e = ref _entries[(int)hash & _mask];
         var flow = e.Flow;
-        if (e.Hash == hash && flow is not null && !flow.Dead && e.Key.Equals(key)) return flow;
+        if (e.Hash == hash && flow is not null && !flow.Dead && KeysEqual(e.Key, key)) return flow;
         return null;
+    }
+
+    /// <summary>128-byte compare by reference (<see cref="FlowKey.Equals(FlowKey)"/> takes its argument by value).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool KeysEqual(in FlowKey a, in FlowKey b)
+    {
+        ref byte x = ref Unsafe.As<FlowKey, byte>(ref Unsafe.AsRef(in a));
+        ref byte y = ref Unsafe.As<FlowKey, byte>(ref Unsafe.AsRef(in b));
+        var d = (Vector256.LoadUnsafe(ref x, 0) ^ Vector256.LoadUnsafe(ref y, 0))
+              | (Vector256.LoadUnsafe(ref x, 32) ^ Vector256.LoadUnsafe(ref y, 32))
+              | (Vector256.LoadUnsafe(ref x, 64) ^ Vector256.LoadUnsafe(ref y, 64))
+              | (Vector256.LoadUnsafe(ref x, 96) ^ Vector256.LoadUnsafe(ref y, 96));
+        return d == Vector256<byte>.Zero;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
