@@ -149,7 +149,18 @@ internal sealed class TwoHosts : IDisposable
         return Vswitch.Datapath.Odp.OdpFlowLine.ParseDump(line).Stats.Packets;
     }
 
-    public string DumpText() => string.Join('\n', Dp.DumpFlows());
+    public string DumpText()
+    {
+        var sb = new System.Text.StringBuilder(string.Join('\n', Dp.DumpFlows()));
+        foreach (var h in new[] { A, B })
+        {
+            var st = Dp.GetDevice(h.PortNo).GetStats();
+            sb.Append($"\nport {h.PortNo} ({h.PortName}): rx {st.RxPackets} (dropped {st.RxDropped}, errors {st.RxErrors}, nobuf {st.RxNoBuffer}, truncated {st.RxTruncated}), tx {st.TxPackets} (dropped {st.TxDropped}, errors {st.TxErrors}, mtu {st.TxMtuDropped})");
+        }
+        var ds = Dp.Datapath.GetStats();
+        sb.Append($"\ndatapath: hit {ds.Hit} missed {ds.Missed} lost {ds.Lost} malformed {ds.Malformed} action drops {ds.ActionDrops}; pool available {Dp.Pool.Available}/{Dp.Pool.Capacity}, exhausted {Dp.Pool.ExhaustedCount}");
+        return sb.ToString();
+    }
 
     /// <summary>Pings <paramref name="to"/> from <paramref name="from"/>; returns (exit code, output). Bounded by -w and a process timeout.</summary>
     public static (int Code, string Out) Ping(Host from, Host to, int count = 3, string extra = "")
@@ -248,7 +259,7 @@ internal static class Iperf
 {
     public static NsProcess StartServer(Host server, int lifetimeSeconds = 25)
     {
-        var p = new NsProcess(server.Ns, "iperf3 -s -1 -p 5201", lifetimeSeconds);
+        var p = new NsProcess(server.Ns, "iperf3 -s -1 -p 5201 --rcv-timeout 5000 --forceflush", lifetimeSeconds);
         long deadline = Environment.TickCount64 + 3000;
         while (Environment.TickCount64 < deadline && server.Ns.TryExec("ss -ltn | grep -q ':5201 '").Code != 0) Thread.Sleep(20);
         return p;
@@ -258,7 +269,7 @@ internal static class Iperf
     public static (int Code, string Out) Client(Host client, Host server, int seconds, string extra = "")
     {
         var (code, o, e) = client.Ns.TryExec(
-            $"timeout -s KILL {seconds + 10} iperf3 -c {server.Address} -p 5201 -t {seconds} --connect-timeout 3000 -f m {extra}", (seconds + 15) * 1000);
+            $"timeout -k 3 {seconds + 10} iperf3 -c {server.Address} -p 5201 -t {seconds} --connect-timeout 3000 --rcv-timeout 5000 --forceflush -f m {extra}", (seconds + 15) * 1000);
         return (code, o + e);
     }
 }
