@@ -269,7 +269,7 @@ internal static class Iperf
     public static (int Code, string Out) Client(Host client, Host server, int seconds, string extra = "")
     {
         var (code, o, e) = client.Ns.TryExec(
-            $"timeout -k 3 {seconds + 10} iperf3 -c {server.Address} -p 5201 -t {seconds} --connect-timeout 3000 --rcv-timeout 5000 --forceflush -f m {extra}", (seconds + 15) * 1000);
+            $"timeout -k 3 {seconds + 10} iperf3 -c {server.Address} -p 5201 -t {seconds} --connect-timeout 3000 --forceflush -f m {extra}", (seconds + 15) * 1000);
         return (code, o + e);
     }
 }
