@@ -70,7 +70,9 @@ public sealed class RootVlanFactAttribute : FactAttribute
         try
         {
             if (Ip.Exec("ip", $"netns add {ns}").Code != 0) return "cannot create a namespace to probe VLAN support";
-            var (code, _, err) = Ip.Exec("ip", $"-n {ns} link add link lo name vlanprobe type vlan id 5");
+            // On a veth, not lo: loopback is NETIF_F_VLAN_CHALLENGED on most kernels, so a probe on lo fails even with 8021q.
+            if (Ip.Exec("ip", $"-n {ns} link add vswprobe0 type veth peer name vswprobe1").Code != 0) return "cannot create a veth pair to probe VLAN support";
+            var (code, _, err) = Ip.Exec("ip", $"-n {ns} link add link vswprobe0 name vlanprobe type vlan id 5");
             return code == 0 ? null : $"the kernel has no 802.1Q VLAN interfaces (8021q): {err.Trim()}";
         }
         finally
