@@ -19,7 +19,7 @@ if [ "$build" != 0 ]; then
     echo "0 passed, 1 failed, 0 skipped"
     exit 1
 fi
-dotnet test Vswitch.slnx -c Release --no-build -nologo "$@" 2>&1 | tee "$log"
+dotnet test Vswitch.slnx -c Release --no-build -nologo -m:1 "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 # Sum the per-assembly summaries: "Passed!  - Failed:     0, Passed:    12, Skipped:     0, Total: ..."
 read -r passed failed skipped < <(grep -E '^(Passed|Failed)!' "$log" | sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\2 \1 \3/' \

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 
+using Vswitch.Netdev.Tests.SystemTests;
+
 namespace Vswitch.Daemon.Tests;
 
 public class ControlSocketTests
@@ -69,6 +71,10 @@ public class ControlSocketTests
         Assert.Contains("args", e);
     }
 
+    /// <summary>The built vswitch.dll; its absence is a build error (this project references Vswitch.Cli), not a skip.</summary>
+    internal static string RequireVswitchDll() =>
+        FindVswitchDll() ?? throw new InvalidOperationException("vswitch.dll was not built next to the tests (Vswitch.Daemon.Tests references Vswitch.Cli)");
+
     internal static string? FindVswitchDll()
     {
         // tests/Vswitch.Daemon.Tests/bin/<Config>/net10.0 -> src/Vswitch.Cli/bin/<Config>/net10.0/vswitch.dll
@@ -101,16 +107,11 @@ public class ControlSocketTests
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 
-    private static bool CanRunAsNobody(out string? dll)
-    {
-        dll = FindVswitchDll();
-        return Environment.UserName == "root" && dll is not null && File.Exists("/usr/bin/setpriv");
-    }
 
-    [Fact]
+    [RootSetprivFact]
     public void NonRootClientIsRefusedByPeerCredentials()
     {
-        if (!CanRunAsNobody(out var dll)) return;   // needs root, setpriv and the built vswitch executable
+        var dll = RequireVswitchDll();
         using var dir = new TempDir();
         File.SetUnixFileMode(dir.Path, (UnixFileMode)0x1ED);   // 0755 so that nobody can reach the socket
         using var d = NewDaemon();
@@ -118,7 +119,7 @@ public class ControlSocketTests
         // A world-writable socket, so the kernel lets nobody connect and the SO_PEERCRED check is what refuses.
         using var server = new ControlServer(path, d.Commands, (UnixFileMode)0x1B6);
         server.Start();
-        var (exit, stdout, stderr) = RunAsNobody(dll!, "ctl", "add-br", "br0", "--control", path);
+        var (exit, stdout, stderr) = RunAsNobody(dll, "ctl", "add-br", "br0", "--control", path);
         Assert.NotEqual(0, exit);
         Assert.Contains("accepts only root", stderr);
         Assert.Contains("uid 65534", stderr);
@@ -126,17 +127,17 @@ public class ControlSocketTests
         Assert.Empty(d.Bridges);   // the command was not run
     }
 
-    [Fact]
+    [RootSetprivFact]
     public void NonRootClientCannotOpenTheDefaultModeSocket()
     {
-        if (!CanRunAsNobody(out var dll)) return;
+        var dll = RequireVswitchDll();
         using var dir = new TempDir();
         File.SetUnixFileMode(dir.Path, (UnixFileMode)0x1ED);
         using var d = NewDaemon();
         var path = dir.File("ctl");
         using var server = new ControlServer(path, d.Commands);   // 0600
         server.Start();
-        var (exit, _, stderr) = RunAsNobody(dll!, "appctl", "version", "--control", path);
+        var (exit, _, stderr) = RunAsNobody(dll, "appctl", "version", "--control", path);
         Assert.NotEqual(0, exit);
         Assert.Contains("permission denied", stderr);
     }
@@ -158,8 +159,7 @@ public class ControlSocketTests
     [Fact]
     public void CliClientsUseTheEnvironmentPathAndTheDpctlShortcut()
     {
-        var dll = FindVswitchDll();
-        if (dll is null) return;   // the vswitch executable was not built
+        var dll = RequireVswitchDll();
         using var dir = new TempDir();
         using var d = NewDaemon();
         var path = dir.File("ctl");
@@ -180,5 +180,16 @@ public class ControlSocketTests
         Assert.Equal("", stdout);
         Assert.Contains("vswitch: add-port: tag=0", stderr);
         Assert.Empty(d.Bridges.Single().Ports);
+    }
+}
+
+/// <summary>A root fact that also needs setpriv (util-linux) to run a client as uid 65534; skipped with the reason otherwise.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class RootSetprivFactAttribute : FactAttribute
+{
+    public RootSetprivFactAttribute()
+    {
+        if (SystemTestRequirements.SkipReason is { } reason) Skip = reason;
+        else if (!File.Exists("/usr/bin/setpriv")) Skip = "needs setpriv (util-linux) to run a client as nobody";
     }
 }

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 
+using Vswitch.Netdev.Tests.SystemTests;
+
 namespace Vswitch.Daemon.Tests;
 
 /// <summary>Runs a command; returns its exit status and output.</summary>
@@ -120,31 +122,17 @@ internal sealed class SwitchProcess : IDisposable
 
 public class SystemTests
 {
-    private static string? Dll() => ControlSocketTests.FindVswitchDll();
-
-    private static bool CanRun(out string dll)
-    {
-        dll = Dll() ?? "";
-        return Environment.UserName == "root" && dll.Length > 0 && Sh.Run("ip", "netns", "list").Exit == 0;
-    }
-
-    private static bool CanRunProcess(out string dll)
-    {
-        dll = Dll() ?? "";
-        return dll.Length > 0;
-    }
-
-    [Fact]
+    [RootFact]
     public void ThreeNamespacesOnOneBridgeAllPing()
     {
-        if (!CanRun(out var dll)) return;
+        var dll = ControlSocketTests.RequireVswitchDll();
         using var dir = new TempDir();
         using var topo = new Topology();
         using var sw = new SwitchProcess(dll, dir.Path);
         sw.Start();
         var br = $"vsw{topo.Id}br";
         Assert.Equal(0, sw.Ctl("ctl", "add-br", br).Exit);
-        if (sw.Ctl("dpctl", "dump-dps").Output.StartsWith("offline@", StringComparison.Ordinal)) return;   // no packet datapath in this build
+        Assert.False(sw.Ctl("dpctl", "dump-dps").Output.StartsWith("offline@", StringComparison.Ordinal), "vswitch run has no packet datapath");
         foreach (var (tag, ip) in new[] { ("a", "10.231.7.1/24"), ("b", "10.231.7.2/24"), ("c", "10.231.7.3/24") })
         {
             var host = topo.AddHost(tag, ip);
@@ -158,17 +146,17 @@ public class SystemTests
         Assert.Equal(3, fdb.Split('\n').Count(l => l.Contains(':')));
     }
 
-    [Fact]
+    [RootFact]
     public async Task AccessVlansIsolateAndTrunkCarriesTags()
     {
-        if (!CanRun(out var dll)) return;
+        var dll = ControlSocketTests.RequireVswitchDll();
         using var dir = new TempDir();
         using var topo = new Topology();
         using var sw = new SwitchProcess(dll, dir.Path);
         sw.Start();
         var br = $"vsw{topo.Id}br";
         Assert.Equal(0, sw.Ctl("ctl", "add-br", br).Exit);
-        if (sw.Ctl("dpctl", "dump-dps").Output.StartsWith("offline@", StringComparison.Ordinal)) return;   // no packet datapath in this build
+        Assert.False(sw.Ctl("dpctl", "dump-dps").Output.StartsWith("offline@", StringComparison.Ordinal), "vswitch run has no packet datapath");
         void Add(string tag, string ip, string vlanArg, int? nsVlan = null)
         {
             var host = topo.AddHost(tag, ip, nsVlan);
@@ -187,7 +175,7 @@ public class SystemTests
         Assert.False(topo.Ping("a", "10.231.8.9", 1));            // untagged (VLAN 0) is not on the trunk list
 
         // The trunk sees VLAN 10's traffic tagged: capture there while a's ARP for an absent address floods.
-        if (Sh.Run("tcpdump", "--version").Exit != 0) return;     // tcpdump is installed by .ci/run
+        Assert.True(Sh.Run("tcpdump", "--version").Exit == 0, "tcpdump is required (.ci/run installs it)");
         var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { "netns", "exec", $"vsw{topo.Id}t", "timeout", "10", "tcpdump", "-e", "-n", "-l", "-c", "1", "-i", "eth0", "vlan 10 and arp" })
             psi.ArgumentList.Add(a);
@@ -200,17 +188,17 @@ public class SystemTests
         Assert.Contains("vlan 10", await output + await errors);
     }
 
-    [Fact]
+    [RootFact]
     public void RestartRestoresSavedBridgesAndPorts()
     {
-        if (!CanRun(out var dll)) return;
+        var dll = ControlSocketTests.RequireVswitchDll();
         using var dir = new TempDir();
         using var topo = new Topology();
         using var sw = new SwitchProcess(dll, dir.Path);
         sw.Start();
         var br = $"vsw{topo.Id}br";
         Assert.Equal(0, sw.Ctl("ctl", "add-br", br).Exit);
-        if (sw.Ctl("dpctl", "dump-dps").Output.StartsWith("offline@", StringComparison.Ordinal)) return;   // no packet datapath in this build
+        Assert.False(sw.Ctl("dpctl", "dump-dps").Output.StartsWith("offline@", StringComparison.Ordinal), "vswitch run has no packet datapath");
         Assert.Equal(0, sw.Ctl("ctl", "add-port", br, topo.AddHost("a", "10.231.9.1/24")).Exit);
         Assert.Equal(0, sw.Ctl("ctl", "add-port", br, topo.AddHost("b", "10.231.9.2/24")).Exit);
         Assert.True(topo.Ping("a", "10.231.9.2"));
@@ -224,7 +212,7 @@ public class SystemTests
     [Fact]
     public void MalformedConfigAndCommandLeaveTheRunningSwitchUnchanged()
     {
-        if (!CanRunProcess(out var dll)) return;
+        var dll = ControlSocketTests.RequireVswitchDll();
         using var dir = new TempDir();
         using var sw = new SwitchProcess(dll, dir.Path);
         sw.Start();
