@@ -146,6 +146,51 @@ public class SystemTests
         Assert.Equal(3, fdb.Split('\n').Count(l => l.Contains(':')));
     }
 
+    /// <summary>
+    /// A MAC moves between namespaces (the address and MAC of host b reappear behind port c, as when a VM migrates):
+    /// once the moved host sends one frame, the switch learns the new port, revalidates the flows that still point
+    /// at the old port, and a host that cached the MAC reaches it again within a second.
+    /// </summary>
+    [RootFact]
+    public void MovedMacIsReachableAgainWithinASecond()
+    {
+        var dll = ControlSocketTests.RequireVswitchDll();
+        using var dir = new TempDir();
+        using var topo = new Topology();
+        using var sw = new SwitchProcess(dll, dir.Path);
+        sw.Start();
+        var br = $"vsw{topo.Id}br";
+        Assert.Equal(0, sw.Ctl("ctl", "add-br", br).Exit);
+        foreach (var (tag, ip) in new[] { ("a", "10.231.9.1/24"), ("b", "10.231.9.2/24"), ("c", "10.231.9.3/24") })
+        {
+            var r = sw.Ctl("ctl", "add-port", br, topo.AddHost(tag, ip));
+            Assert.True(r.Exit == 0, r.Output);
+        }
+        Assert.True(topo.Ping("a", "10.231.9.2"), "a -> b before the move");
+        string nsB = $"vsw{topo.Id}b", nsC = $"vsw{topo.Id}c";
+        var mac = Sh.Ok("ip", "netns", "exec", nsB, "cat", "/sys/class/net/eth0/address").Trim();
+        Assert.Contains(mac, sw.Ctl("appctl", "fdb/show", br).Output);
+
+        // Move: b goes away, c takes b's MAC and IP address.
+        Sh.Ok("ip", "-n", nsB, "link", "set", "eth0", "down");
+        Sh.Ok("ip", "-n", nsC, "link", "set", "eth0", "down");
+        Sh.Ok("ip", "-n", nsC, "link", "set", "eth0", "address", mac);
+        Sh.Ok("ip", "-n", nsC, "addr", "flush", "dev", "eth0");
+        Sh.Ok("ip", "-n", nsC, "addr", "add", "10.231.9.2/24", "dev", "eth0");
+        Sh.Ok("ip", "-n", nsC, "link", "set", "eth0", "up");
+
+        // The moved host speaks once (as a migrated VM's gratuitous ARP would); a, whose ARP cache still maps
+        // 10.231.9.2 to the MAC, must reach it at its new port with a single one-second ping.
+        var sw1 = Stopwatch.StartNew();
+        Assert.True(Sh.Run("ip", "netns", "exec", nsC, "ping", "-c", "1", "-W", "1", "10.231.9.1").Exit == 0, "moved host -> a");
+        Assert.True(Sh.Run("ip", "netns", "exec", $"vsw{topo.Id}a", "ping", "-c", "1", "-W", "1", "10.231.9.2").Exit == 0,
+            "a could not reach the moved MAC within a second:\n" + sw.Ctl("dpctl", "dump-flows").Output);
+        Assert.True(sw1.Elapsed < TimeSpan.FromSeconds(2), $"move took {sw1.Elapsed}");
+        var fdb = sw.Ctl("appctl", "fdb/show", br).Output;
+        var line = fdb.Split('\n').Single(l => l.Contains(mac, StringComparison.OrdinalIgnoreCase));
+        Assert.StartsWith($"vsw{topo.Id}ch", line.Trim());
+    }
+
     [RootFact]
     public async Task AccessVlansIsolateAndTrunkCarriesTags()
     {
