@@ -189,6 +189,10 @@ public class SystemTests
         var fdb = sw.Ctl("appctl", "fdb/show", br).Output;
         var line = fdb.Split('\n').Single(l => l.Contains(mac, StringComparison.OrdinalIgnoreCase));
         Assert.StartsWith($"vsw{topo.Id}ch", line.Trim());
+        var counters = sw.Ctl("appctl", "bridge/counters", br).Output;
+        var moves = System.Text.RegularExpressions.Regex.Match(counters, @"mac_moves:(\d+)");
+        Assert.True(moves.Success && int.Parse(moves.Groups[1].Value) >= 1, counters);
+        Assert.Matches(@"upcalls:[1-9]", counters);
     }
 
     [RootFact]

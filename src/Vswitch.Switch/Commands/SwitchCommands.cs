@@ -27,6 +27,16 @@ public static class SwitchCommands
             foreach (var b in list) b.FlushFdb();
             inv.Output.WriteLine("table successfully flushed");
         });
+        registry.Register("bridge/counters", "[BR]", 0, 1, "show per-bridge counters: upcalls, flows installed/modified/deleted, MAC moves", inv =>
+        {
+            var list = inv.Args.Count == 1 ? [Find(bridges, inv.Args[0])] : bridges.Bridges;
+            foreach (var b in list)
+            {
+                var c = b.Counters;
+                inv.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{b.Name}: upcalls:{c.Upcalls} flows_installed:{c.FlowsInstalled} flows_modified:{c.FlowsModified} flows_deleted:{c.FlowsDeleted} mac_moves:{c.MacMoves}"));
+            }
+        });
         registry.Register("ofproto/trace", "BR FLOW", 2, 2, "show what BR would do with a packet described by FLOW (datapath flow syntax)", inv =>
         {
             var br = Find(bridges, inv.Args[0]);
