@@ -502,53 +502,22 @@ public static class OdpFlowFormatter
             _sb.Append(',');
         }
 
-        private readonly void Label(uint v, uint m)
-        {
-            v &= LabelMask;
-            m &= LabelMask;
-            if (!Show(m != 0)) return;
-            _sb.Append("label=");
-            OdpText.AltHex(_sb, v);
-            if (_hasMask && m != LabelMask)
-            {
-                _sb.Append('/');
-                OdpText.AltHex(_sb, m);
-            }
-            _sb.Append(',');
-        }
+        private readonly void Label(uint v, uint m) => Number("label", v & LabelMask, m & LabelMask, LabelMask, hexValue: true);
 
-        private readonly void U8Dec(string name, byte v, byte m)
+        private readonly void U8Dec(string name, byte v, byte m) => Number(name, v, m, 0xFF, hexValue: false);
+
+        private readonly void U8Hex(string name, byte v, byte m) => Number(name, v, m, 0xFF, hexValue: true);
+
+        private readonly void Be16Dec(string name, ushort v, ushort m) => Number(name, v, m, 0xFFFF, hexValue: false);
+
+        /// <summary><c>name=value[/mask],</c>: skipped when wildcarded (unless verbose); the mask printed in hex when not
+        /// <paramref name="exact"/>; the value in decimal or hex as OVS prints that field.</summary>
+        private readonly void Number(string name, ulong v, ulong m, ulong exact, bool hexValue)
         {
             if (!Show(m != 0)) return;
             _sb.Append(name).Append('=');
-            OdpText.Dec(_sb, v);
-            if (_hasMask && m != 0xFF)
-            {
-                _sb.Append('/');
-                OdpText.AltHex(_sb, m);
-            }
-            _sb.Append(',');
-        }
-
-        private readonly void U8Hex(string name, byte v, byte m)
-        {
-            if (!Show(m != 0)) return;
-            _sb.Append(name).Append('=');
-            OdpText.AltHex(_sb, v);
-            if (_hasMask && m != 0xFF)
-            {
-                _sb.Append('/');
-                OdpText.AltHex(_sb, m);
-            }
-            _sb.Append(',');
-        }
-
-        private readonly void Be16Dec(string name, ushort v, ushort m)
-        {
-            if (!Show(m != 0)) return;
-            _sb.Append(name).Append('=');
-            OdpText.Dec(_sb, v);
-            if (_hasMask && m != 0xFFFF)
+            if (hexValue) OdpText.AltHex(_sb, v); else OdpText.Dec(_sb, v);
+            if (_hasMask && m != exact)
             {
                 _sb.Append('/');
                 OdpText.AltHex(_sb, m);
