@@ -330,25 +330,10 @@ public static class OdpFlowFormatter
                 switch (shape.L3)
                 {
                     case OdpL3.Ipv4:
-                        Open("ipv4");
-                        Ipv4("src", k.Ipv4Src, m.Ipv4Src);
-                        Ipv4("dst", k.Ipv4Dst, m.Ipv4Dst);
-                        U8Dec("proto", k.NwProto, m.NwProto);
-                        U8Hex("tos", k.NwTos, m.NwTos);
-                        U8Dec("ttl", k.NwTtl, m.NwTtl);
-                        Frag(k.NwFrag, m.NwFrag);
-                        Close();
+                        Ipv4Attribute(k, m);
                         break;
                     case OdpL3.Ipv6:
-                        Open("ipv6");
-                        Ipv6("src", k.Ipv6Src, m.Ipv6Src);
-                        Ipv6("dst", k.Ipv6Dst, m.Ipv6Dst);
-                        Label(k.Ipv6Label, m.Ipv6Label);
-                        U8Dec("proto", k.NwProto, m.NwProto);
-                        U8Hex("tclass", k.NwTos, m.NwTos);
-                        U8Dec("hlimit", k.NwTtl, m.NwTtl);
-                        Frag(k.NwFrag, m.NwFrag);
-                        Close();
+                        Ipv6Attribute(k, m);
                         break;
                     case OdpL3.Arp:
                         Open("arp");
@@ -368,10 +353,7 @@ public static class OdpFlowFormatter
                 switch (shape.L4)
                 {
                     case OdpL4.Tcp or OdpL4.Udp or OdpL4.Sctp:
-                        Open(shape.L4 == OdpL4.Tcp ? "tcp" : shape.L4 == OdpL4.Udp ? "udp" : "sctp");
-                        Be16Dec("src", k.TpSrc, m.TpSrc);
-                        Be16Dec("dst", k.TpDst, m.TpDst);
-                        Close();
+                        PortsAttribute(shape.L4 == OdpL4.Tcp ? "tcp" : shape.L4 == OdpL4.Udp ? "udp" : "sctp", k, m);
                         break;
                     case OdpL4.Icmp or OdpL4.Icmpv6:
                         Open(shape.L4 == OdpL4.Icmp ? "icmp" : "icmpv6");
@@ -401,6 +383,42 @@ public static class OdpFlowFormatter
             }
         }
 
+        /// <summary><c>ipv4(src=,dst=,proto=,tos=,ttl=,frag=)</c>, as a key attribute and inside <c>set(...)</c>.</summary>
+        private void Ipv4Attribute(in FlowKey k, in FlowKey m)
+        {
+            Open("ipv4");
+            Ipv4("src", k.Ipv4Src, m.Ipv4Src);
+            Ipv4("dst", k.Ipv4Dst, m.Ipv4Dst);
+            U8Dec("proto", k.NwProto, m.NwProto);
+            U8Hex("tos", k.NwTos, m.NwTos);
+            U8Dec("ttl", k.NwTtl, m.NwTtl);
+            Frag(k.NwFrag, m.NwFrag);
+            Close();
+        }
+
+        /// <summary><c>ipv6(src=,dst=,label=,proto=,tclass=,hlimit=,frag=)</c>.</summary>
+        private void Ipv6Attribute(in FlowKey k, in FlowKey m)
+        {
+            Open("ipv6");
+            Ipv6("src", k.Ipv6Src, m.Ipv6Src);
+            Ipv6("dst", k.Ipv6Dst, m.Ipv6Dst);
+            Label(k.Ipv6Label, m.Ipv6Label);
+            U8Dec("proto", k.NwProto, m.NwProto);
+            U8Hex("tclass", k.NwTos, m.NwTos);
+            U8Dec("hlimit", k.NwTtl, m.NwTtl);
+            Frag(k.NwFrag, m.NwFrag);
+            Close();
+        }
+
+        /// <summary><c>tcp|udp|sctp(src=,dst=)</c>.</summary>
+        private void PortsAttribute(string name, in FlowKey k, in FlowKey m)
+        {
+            Open(name);
+            Be16Dec("src", k.TpSrc, m.TpSrc);
+            Be16Dec("dst", k.TpDst, m.TpDst);
+            Close();
+        }
+
         private static bool IpCommonMasked(in FlowKey m) =>
             m.NwProto != 0 || m.NwTos != 0 || m.NwTtl != 0 || (m.NwFrag & FlowKey.FragAny) != 0;
 
@@ -415,31 +433,13 @@ public static class OdpFlowFormatter
                     Close();
                     break;
                 case OdpSetTarget.Ipv4:
-                    Open("ipv4");
-                    Ipv4("src", k.Ipv4Src, m.Ipv4Src);
-                    Ipv4("dst", k.Ipv4Dst, m.Ipv4Dst);
-                    U8Dec("proto", k.NwProto, m.NwProto);
-                    U8Hex("tos", k.NwTos, m.NwTos);
-                    U8Dec("ttl", k.NwTtl, m.NwTtl);
-                    Frag(k.NwFrag, m.NwFrag);
-                    Close();
+                    Ipv4Attribute(k, m);
                     break;
                 case OdpSetTarget.Ipv6:
-                    Open("ipv6");
-                    Ipv6("src", k.Ipv6Src, m.Ipv6Src);
-                    Ipv6("dst", k.Ipv6Dst, m.Ipv6Dst);
-                    Label(k.Ipv6Label, m.Ipv6Label);
-                    U8Dec("proto", k.NwProto, m.NwProto);
-                    U8Hex("tclass", k.NwTos, m.NwTos);
-                    U8Dec("hlimit", k.NwTtl, m.NwTtl);
-                    Frag(k.NwFrag, m.NwFrag);
-                    Close();
+                    Ipv6Attribute(k, m);
                     break;
                 case OdpSetTarget.Tcp or OdpSetTarget.Udp or OdpSetTarget.Sctp:
-                    Open(target == OdpSetTarget.Tcp ? "tcp" : target == OdpSetTarget.Udp ? "udp" : "sctp");
-                    Be16Dec("src", k.TpSrc, m.TpSrc);
-                    Be16Dec("dst", k.TpDst, m.TpDst);
-                    Close();
+                    PortsAttribute(target == OdpSetTarget.Tcp ? "tcp" : target == OdpSetTarget.Udp ? "udp" : "sctp", k, m);
                     break;
                 case OdpSetTarget.SkbPriority:
                     U32Attr("skb_priority", k.SkbPriority, m.SkbPriority, always: true);
