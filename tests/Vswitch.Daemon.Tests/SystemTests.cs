@@ -122,6 +122,20 @@ internal sealed class SwitchProcess : IDisposable
 
 public class SystemTests
 {
+    /// <summary>Adds bridge vsw{id}br (checking it runs a packet datapath) and one namespace host per (tag, address) on it.</summary>
+    private static string AddBridgeWithHosts(SwitchProcess sw, Topology topo, params (string Tag, string Cidr)[] hosts)
+    {
+        var br = $"vsw{topo.Id}br";
+        Assert.Equal(0, sw.Ctl("ctl", "add-br", br).Exit);
+        Assert.False(sw.Ctl("dpctl", "dump-dps").Output.StartsWith("offline@", StringComparison.Ordinal), "vswitch run has no packet datapath");
+        foreach (var (tag, cidr) in hosts)
+        {
+            var r = sw.Ctl("ctl", "add-port", br, topo.AddHost(tag, cidr));
+            Assert.True(r.Exit == 0, r.Output);
+        }
+        return br;
+    }
+
     [RootFact]
     public void ThreeNamespacesOnOneBridgeAllPing()
     {
@@ -130,15 +144,7 @@ public class SystemTests
         using var topo = new Topology();
         using var sw = new SwitchProcess(dll, dir.Path);
         sw.Start();
-        var br = $"vsw{topo.Id}br";
-        Assert.Equal(0, sw.Ctl("ctl", "add-br", br).Exit);
-        Assert.False(sw.Ctl("dpctl", "dump-dps").Output.StartsWith("offline@", StringComparison.Ordinal), "vswitch run has no packet datapath");
-        foreach (var (tag, ip) in new[] { ("a", "10.231.7.1/24"), ("b", "10.231.7.2/24"), ("c", "10.231.7.3/24") })
-        {
-            var host = topo.AddHost(tag, ip);
-            var r = sw.Ctl("ctl", "add-port", br, host);
-            Assert.True(r.Exit == 0, r.Output);
-        }
+        var br = AddBridgeWithHosts(sw, topo, ("a", "10.231.7.1/24"), ("b", "10.231.7.2/24"), ("c", "10.231.7.3/24"));
         Assert.True(topo.Ping("a", "10.231.7.2"));
         Assert.True(topo.Ping("a", "10.231.7.3"));
         Assert.True(topo.Ping("b", "10.231.7.3"));
@@ -159,13 +165,7 @@ public class SystemTests
         using var topo = new Topology();
         using var sw = new SwitchProcess(dll, dir.Path);
         sw.Start();
-        var br = $"vsw{topo.Id}br";
-        Assert.Equal(0, sw.Ctl("ctl", "add-br", br).Exit);
-        foreach (var (tag, ip) in new[] { ("a", "10.231.9.1/24"), ("b", "10.231.9.2/24"), ("c", "10.231.9.3/24") })
-        {
-            var r = sw.Ctl("ctl", "add-port", br, topo.AddHost(tag, ip));
-            Assert.True(r.Exit == 0, r.Output);
-        }
+        var br = AddBridgeWithHosts(sw, topo, ("a", "10.231.9.1/24"), ("b", "10.231.9.2/24"), ("c", "10.231.9.3/24"));
         Assert.True(topo.Ping("a", "10.231.9.2"), "a -> b before the move");
         string nsB = $"vsw{topo.Id}b", nsC = $"vsw{topo.Id}c";
         var mac = Sh.Ok("ip", "netns", "exec", nsB, "cat", "/sys/class/net/eth0/address").Trim();
@@ -245,11 +245,7 @@ public class SystemTests
         using var topo = new Topology();
         using var sw = new SwitchProcess(dll, dir.Path);
         sw.Start();
-        var br = $"vsw{topo.Id}br";
-        Assert.Equal(0, sw.Ctl("ctl", "add-br", br).Exit);
-        Assert.False(sw.Ctl("dpctl", "dump-dps").Output.StartsWith("offline@", StringComparison.Ordinal), "vswitch run has no packet datapath");
-        Assert.Equal(0, sw.Ctl("ctl", "add-port", br, topo.AddHost("a", "10.231.9.1/24")).Exit);
-        Assert.Equal(0, sw.Ctl("ctl", "add-port", br, topo.AddHost("b", "10.231.9.2/24")).Exit);
+        var br = AddBridgeWithHosts(sw, topo, ("a", "10.231.9.1/24"), ("b", "10.231.9.2/24"));
         Assert.True(topo.Ping("a", "10.231.9.2"));
         sw.Kill();
         Assert.False(topo.Ping("a", "10.231.9.2", 1));
