@@ -53,40 +53,10 @@ public sealed class MemoryConformanceTests : NetdevConformanceTests
 
         public Netdev Device { get; } = device;
 
-        public bool SendToDevice(ReadOnlySpan<byte> frame)
-        {
-            if (!far.Pool.TryRent(out var p)) return false;
-            p.TrySetFrame(frame);
-            var batch = new PacketBatch();
-            batch.TryAdd(p);
-            return far.GetTxQueue(0).Send(ref batch) == 1;
-        }
+        public bool SendToDevice(ReadOnlySpan<byte> frame) => FarEnd.Send(far, far.Pool, frame);
 
-        public bool TryReceiveFromDevice(Span<byte> buffer, TimeSpan timeout, out int length)
-        {
-            var clock = Stopwatch.StartNew();
-            var batch = new PacketBatch();
-            while (_received.Count == 0)
-            {
-                for (int q = 0; q < far.RxQueueCount; q++)
-                {
-                    far.GetRxQueue(q).Receive(ref batch);
-                    for (int i = 0; i < batch.Count; i++) _received.Enqueue(batch[i].Data.ToArray());
-                    batch.ReleaseAll();
-                }
-                if (_received.Count > 0) break;
-                if (clock.Elapsed >= timeout)
-                {
-                    length = 0;
-                    return false;
-                }
-                Thread.Sleep(1);
-            }
-            var frame = _received.Dequeue();
-            frame.CopyTo(buffer);
-            length = frame.Length;
-            return true;
-        }
+        public bool TryReceiveFromDevice(Span<byte> buffer, TimeSpan timeout, out int length) =>
+            FarEnd.TryReceive(far, _received, buffer, timeout, out length);
 
         public void Dispose()
         {

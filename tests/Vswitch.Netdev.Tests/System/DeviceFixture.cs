@@ -8,6 +8,23 @@ namespace Vswitch.Netdev.Tests.SystemTests;
 /// <summary>Opens devices through a registry with both Linux providers, and polls helpers.</summary>
 internal static class Devices
 {
+    /// <summary>The queue's wait fd does not become readable within 50 ms: a poll thread sleeping on it would not spin.</summary>
+    public static void AssertWaitFdStaysQuiet(NetdevRxQueue queue)
+    {
+        Assert.True(LibC.EpollCreate(LibC.EPOLL_CLOEXEC, out int ep).IsSuccess);
+        try
+        {
+            Assert.True(LibC.EpollCtl(ep, LibC.EPOLL_CTL_ADD, queue.WaitFd, LibC.EPOLLIN, 0).IsSuccess);
+            var events = new LibC.epoll_event[1];
+            Assert.True(LibC.EpollWait(ep, events, 50, out int n).IsSuccess);
+            Assert.Equal(0, n);
+        }
+        finally
+        {
+            LibC.Close(ep);
+        }
+    }
+
     public static NetdevRegistry Registry()
     {
         var r = new NetdevRegistry();
