@@ -1,9 +1,7 @@
 using Vswitch.Datapath;
 using Vswitch.Datapath.Userspace;
 using Vswitch.Netdev;
-using Vswitch.Netdev.AfPacket;
 using Vswitch.Netdev.Memory;
-using Vswitch.Netdev.Tap;
 using Vswitch.Packets;
 using Vswitch.Switch;
 
@@ -23,11 +21,11 @@ public sealed class DatapathRuntime : IDisposable
     {
         Netdevs = new NetdevRegistry();
         Memory = Netdevs.AddMemoryProvider();
-        TapNetdevProvider.Register(Netdevs);
-        AfPacketNetdevProvider.Register(Netdevs);
+        Netdevs.AddTapProvider();
+        Netdevs.AddAfPacketProvider();
         Pool = new PacketPool(poolSize);
         Datapaths = new DatapathRegistry();
-        Datapaths.Register(new UserspaceDatapathProvider(options));
+        Datapaths.AddUserspaceProvider(options);
     }
 
     /// <summary>The netdev providers.</summary>

@@ -1,9 +1,7 @@
 using Vswitch.Datapath.Odp;
 using Vswitch.Datapath.Userspace;
 using Vswitch.Netdev;
-using Vswitch.Netdev.AfPacket;
 using Vswitch.Netdev.Memory;
-using Vswitch.Netdev.Tap;
 using Vswitch.Packets;
 
 namespace Vswitch.Datapath;
@@ -39,9 +37,9 @@ public sealed class DatapathHarness : IDisposable
         {
             Netdevs = new NetdevRegistry();
             Memory = Netdevs.AddMemoryProvider();
-            TapNetdevProvider.Register(Netdevs);
-            AfPacketNetdevProvider.Register(Netdevs);
-            _datapaths.Register(new UserspaceDatapathProvider(options));
+            Netdevs.AddTapProvider();
+            Netdevs.AddAfPacketProvider();
+            _datapaths.AddUserspaceProvider(options);
             Datapath = _datapaths.Open(UserspaceDatapathProvider.TypeName, name ?? "vsw" + Guid.NewGuid().ToString("N")[..8], create: true);
         }
         catch
