@@ -104,6 +104,8 @@ public static class Program
 
     private static int Run(string stateDir, string control, string? config)
     {
+        // Declared before the daemon, so it is disposed after every bridge built on it.
+        using var runtime = new DatapathRuntime();
         SwitchDaemon daemon;
         try
         {
@@ -111,7 +113,7 @@ public static class Program
             {
                 StateDirectory = stateDir,
                 ConfigFile = config,
-                DatapathFactory = DatapathSelection.Factory,
+                DatapathFactory = runtime.CreateBridgeDatapath,
             });
         }
         catch (ConfigException ex)

@@ -8,9 +8,10 @@ using Vswitch.Switch.Normal;
 
 namespace Vswitch.Daemon;
 
-/// <summary>Creates the datapath of a new bridge (the seam to the userspace datapath).</summary>
+/// <summary>Creates the datapath of a new bridge (the seam to a datapath provider), e.g. <see cref="DatapathRuntime.CreateBridgeDatapath"/>.</summary>
+/// <param name="datapathType">The datapath type, e.g. <c>netdev</c> (the userspace datapath).</param>
 /// <param name="bridgeName">The bridge (and datapath) name.</param>
-public delegate IBridgeDatapath DatapathFactory(string bridgeName);
+public delegate IBridgeDatapath DatapathFactory(string datapathType, string bridgeName);
 
 /// <summary>How a <see cref="SwitchDaemon"/> starts.</summary>
 public sealed class SwitchDaemonOptions
@@ -56,7 +57,7 @@ public sealed class SwitchDaemon : IBridgeSet, IDisposable
     {
         _options = options;
         _state = options.StateDirectory is null ? null : new StateStore(options.StateDirectory);
-        _datapathFactory = options.DatapathFactory ?? (name => new OfflineDatapath(name, options.Time));
+        _datapathFactory = options.DatapathFactory ?? ((_, name) => new OfflineDatapath(name, options.Time));
         Commands = new CommandRegistry();
         SwitchCommands.Register(Commands, this);
         RegisterCommands();
@@ -141,7 +142,7 @@ public sealed class SwitchDaemon : IBridgeSet, IDisposable
 
     private Bridge CreateBridge(BridgeConfig b)
     {
-        var dp = _datapathFactory(b.Name);
+        var dp = _datapathFactory(Vswitch.Datapath.DatapathRegistry.DefaultType, b.Name);
         var bridge = new Bridge(b.Name, dp, b.ToSettings(_config.Defaults), _options.Time);
         _bridges[b.Name] = bridge;
         if (_options.StartThreads) bridge.Start();
