@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Vswitch.Daemon;
 using Vswitch.Daemon.Config;
+using Vswitch.Switch;
 using Vswitch.Switch.Diagnostics;
 
 namespace Vswitch.Cli;
@@ -121,7 +122,7 @@ public static class Program
             Console.Error.WriteLine($"vswitch: {ex.Message}");
             return 2;
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or BridgeException)
         {
             Console.Error.WriteLine($"vswitch: {ex.Message}");
             return 1;
