@@ -2,7 +2,6 @@ using Vswitch.Daemon.Config;
 using Vswitch.Switch;
 using Vswitch.Switch.Commands;
 using Vswitch.Switch.Diagnostics;
-using Vswitch.Switch.Normal;
 
 namespace Vswitch.Daemon;
 

@@ -2,7 +2,6 @@ using Vswitch.Daemon.Config;
 using Vswitch.Datapath;
 using Vswitch.Switch;
 using Vswitch.Switch.Commands;
-using Vswitch.Switch.Normal;
 
 namespace Vswitch.Daemon;
 

@@ -1,4 +1,3 @@
-using Vswitch.Switch.Normal;
 
 namespace Vswitch.Switch.Commands;
 
