@@ -202,6 +202,19 @@ public interface IDatapath : IDisposable
     Errno RecvPurge();
 
     /// <summary>
+    /// Reads the upcall counters of input port <paramref name="portNo"/>: upcalls queued, upcalls lost (the port's queue or
+    /// the datapath's was full, or nobody listened) and upcalls pending. A datapath that queues upcalls per port (the
+    /// userspace one: per-port queues served round-robin, so one port's miss storm does not cost the others their
+    /// upcalls) counts them per port. Never blocks. <c>ENOENT</c> for a number ≥ <see cref="MaxPorts"/>; <c>EOPNOTSUPP</c>
+    /// (the default) when the datapath keeps no per-port upcall counters.
+    /// </summary>
+    Errno GetPortUpcallStats(uint portNo, out DatapathPortUpcallStats stats)
+    {
+        stats = default;
+        return Errno.EOPNOTSUPP;
+    }
+
+    /// <summary>
     /// Reads the datapath-wide sFlow sampling probability, as a fraction of <see cref="uint.MaxValue"/> (0 = off).
     /// While non-zero and <see cref="DatapathListenMask.Sample"/> is listened for, each packet that matches a flow is
     /// copied to the upcall queue as a <see cref="DatapathUpcallType.Sample"/> upcall with that probability (before its

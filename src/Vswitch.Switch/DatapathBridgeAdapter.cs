@@ -113,8 +113,9 @@ public sealed class DatapathBridgeAdapter : IBridgeDatapath
         {
             NetdevStats s = default;
             try { s = p.Device.GetStats(); } catch (ObjectDisposedException) { }
+            _dp.Handle.GetPortUpcallStats(p.PortNo, out var u);   // zero when the datapath does not count per port
             list.Add(new BridgeDatapathPort(p.PortNo, p.Name, p.Type, s.RxPackets, s.RxBytes, s.TxPackets, s.TxBytes,
-                s.RxDropped + s.RxNoBuffer, s.TxDropped + s.TxMtuDropped));
+                s.RxDropped + s.RxNoBuffer, s.TxDropped + s.TxMtuDropped, Upcalls: u.Upcalls, UpcallsLost: u.Lost));
         }
         list.Sort(static (a, b) => a.PortNo.CompareTo(b.PortNo));
         return list;

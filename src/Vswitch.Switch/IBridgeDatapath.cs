@@ -17,9 +17,11 @@ namespace Vswitch.Switch;
 /// <param name="RxDropped">Packets dropped on receive.</param>
 /// <param name="TxDropped">Packets dropped on send.</param>
 /// <param name="InterfaceName">The kernel interface behind the port (e.g. the tap device's name), when there is one.</param>
+/// <param name="Upcalls">Upcalls queued for packets received on the port (0 when the datapath does not count per port).</param>
+/// <param name="UpcallsLost">Upcalls of the port dropped (its queue was full, or the datapath's).</param>
 public sealed record BridgeDatapathPort(uint PortNo, string Name, string Type,
     ulong RxPackets = 0, ulong RxBytes = 0, ulong TxPackets = 0, ulong TxBytes = 0, ulong RxDropped = 0, ulong TxDropped = 0,
-    string? InterfaceName = null);
+    string? InterfaceName = null, ulong Upcalls = 0, ulong UpcallsLost = 0);
 
 /// <summary>Datapath-wide counters, as <c>dpctl/show</c> prints them.</summary>
 /// <param name="Hit">Packets that matched a flow.</param>

@@ -43,7 +43,7 @@ internal sealed class UserspaceDatapath
         Name = name;
         MaxPorts = options.MaxPorts;
         Classifier = new Classifier();
-        _upcalls = new UpcallQueue(options.UpcallQueueCapacity);
+        _upcalls = new UpcallQueue(options.UpcallQueueCapacity, options.UpcallQueuePerPortCapacity, options.MaxPorts);
         var byNumber = new DpPort?[MaxPorts];
         LocalDevice = new InternalNetdev(name, options.LocalPortQueues, options.LocalPortQueues);
         byNumber[0] = new DpPort(0, LocalDevice);
@@ -81,7 +81,7 @@ internal sealed class UserspaceDatapath
         if ((_listenMask & (int)DatapathListenMask.Miss) == 0)
         {
             packet.Release();
-            _upcalls.CountLost();
+            _upcalls.CountLost(key.InPort);
             return;
         }
         _upcalls.TryEnqueue(new DatapathUpcall(DatapathUpcallType.Miss, key, packet));
@@ -93,7 +93,7 @@ internal sealed class UserspaceDatapath
         if ((_listenMask & (int)DatapathListenMask.Action) == 0)
         {
             packet.Release();
-            _upcalls.CountLost();
+            _upcalls.CountLost(key.InPort);
             return;
         }
         _upcalls.TryEnqueue(new DatapathUpcall(DatapathUpcallType.Action, key, packet, pid, userdata));
@@ -529,4 +529,14 @@ internal sealed class UserspaceDatapath
     }
 
     internal int QueuedUpcalls => _upcalls.Count;
+
+    public Errno GetPortUpcallStats(uint portNo, out DatapathPortUpcallStats stats)
+    {
+        stats = default;
+        if (_destroyed) return Errno.ENODEV;
+        if (portNo >= (uint)MaxPorts) return Errno.ENOENT;
+        var (queued, lost, pending) = _upcalls.PortStats(portNo);
+        stats = new DatapathPortUpcallStats { Upcalls = (ulong)queued, Lost = (ulong)lost, Pending = (ulong)pending };
+        return Errno.Success;
+    }
 }
