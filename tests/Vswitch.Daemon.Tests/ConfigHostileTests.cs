@@ -119,3 +119,17 @@ public class ConfigHostileTests
         Assert.Contains($"more than {ConfigDocumentReader.MaxNodes} nodes", ex.Message);
     }
 }
+
+/// <summary>Findings of the fuzz suite (tests/Vswitch.Fuzz.Tests), kept as regular regression tests.</summary>
+public class ConfigFuzzFindings
+{
+    [Theory]
+    [InlineData("a: &a [1,2@\nb: &b [*a,*a]\nc: [*b,*b]\n")]   // YamlDotNet threw InvalidOperationException, not YamlException
+    [InlineData("a: [1,2@")]
+    public void ParserErrorsThatAreNotYamlExceptionsAreConfigErrors(string text)
+    {
+        var ex = Assert.Throws<ConfigException>(() => ConfigLoader.Load("f.yaml", text));
+        Assert.StartsWith("f.yaml:", ex.Message);
+        Assert.Contains("YAML syntax error", ex.Message);
+    }
+}

@@ -106,6 +106,13 @@ public static class ConfigDocumentReader
             if (msg.StartsWith("(Line", StringComparison.Ordinal) && colon > 0) msg = msg[(colon + 3)..];
             throw new ConfigException(file, (int)ex.Start.Line, (int)ex.Start.Column, "", $"YAML syntax error: {msg}");
         }
+        catch (InvalidOperationException ex)
+        {
+            // YamlDotNet's parser throws this (not a YamlException) for some malformed input, e.g. "a: [1,2@" (found by
+            // the fuzz suite): still a syntax error at the last position the parser reached.
+            var at = parser.Current?.Start;
+            throw new ConfigException(file, (int)(at?.Line ?? 0), (int)(at?.Column ?? 0), "", $"YAML syntax error: {ex.Message}");
+        }
         return root;
 
         void Push(ConfigNode node, string? anchor, int line, int col)
