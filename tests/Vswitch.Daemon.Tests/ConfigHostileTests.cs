@@ -126,6 +126,7 @@ public class ConfigFuzzFindings
     [Theory]
     [InlineData("a: &a [1,2@\nb: &b [*a,*a]\nc: [*b,*b]\n")]   // YamlDotNet threw InvalidOperationException, not YamlException
     [InlineData("a: [1,2@")]
+    [InlineData("!!x]1\ni:u628a\n&}a!10e|yylkyg'ex[7\n")]   // ArgumentException: "Global tags must be valid URIs"
     public void ParserErrorsThatAreNotYamlExceptionsAreConfigErrors(string text)
     {
         var ex = Assert.Throws<ConfigException>(() => ConfigLoader.Load("f.yaml", text));

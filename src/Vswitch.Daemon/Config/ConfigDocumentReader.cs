@@ -106,10 +106,11 @@ public static class ConfigDocumentReader
             if (msg.StartsWith("(Line", StringComparison.Ordinal) && colon > 0) msg = msg[(colon + 3)..];
             throw new ConfigException(file, (int)ex.Start.Line, (int)ex.Start.Column, "", $"YAML syntax error: {msg}");
         }
-        catch (InvalidOperationException ex)
+        catch (Exception ex) when (ex is not ConfigException and not OutOfMemoryException)
         {
-            // YamlDotNet's parser throws this (not a YamlException) for some malformed input, e.g. "a: [1,2@" (found by
-            // the fuzz suite): still a syntax error at the last position the parser reached.
+            // YamlDotNet's parser throws other exceptions than YamlException for some malformed input (found by the fuzz
+            // suite): InvalidOperationException for "a: [1,2@", ArgumentException ("Global tags must be valid URIs") for
+            // "!!x]1". Still a syntax error, at the last position the parser reached.
             var at = parser.Current?.Start;
             throw new ConfigException(file, (int)(at?.Line ?? 0), (int)(at?.Column ?? 0), "", $"YAML syntax error: {ex.Message}");
         }
