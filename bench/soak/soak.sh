@@ -44,6 +44,9 @@ WORK=$(mktemp -d "/tmp/${P}soak.XXXX")
 OUT=${OUT:-$WORK/out}
 mkdir -p "$OUT"
 CTL="$WORK/ctl"
+# Run from a private copy of the build, so a rebuild during the soak cannot change the running daemon's files.
+cp -r "$(dirname "$DLL")" "$WORK/bin"
+DLL="$WORK/bin/vswitch.dll"
 BR="${P}br"
 PIDS=()
 SWITCH_PID=""
@@ -60,7 +63,7 @@ cleanup() {
     [ -n "$SWITCH_PID" ] && kill "$SWITCH_PID" 2>/dev/null && wait "$SWITCH_PID" 2>/dev/null
     for ns in $(ip netns list | awk '{print $1}' | grep "^$P"); do ip netns del "$ns"; done
     for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep "^$P"); do ip link del "$l" 2>/dev/null; done
-    rm -rf "$WORK/state" "$CTL"
+    rm -rf "$WORK/state" "$CTL" "$WORK/bin"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
