@@ -143,7 +143,7 @@ public sealed unsafe class PacketPool : IDisposable
                 // after a double return: drop the reference, never corrupt state.
                 if (pos - Volatile.Read(ref _dequeuePos.Value) > _mask)
                     return;
-                spin.SpinOnce();
+                spin.SpinOnce(sleep1Threshold: -1); // never Thread.Sleep(1) on the packet path
                 pos = Volatile.Read(ref _enqueuePos.Value);
             }
             else
