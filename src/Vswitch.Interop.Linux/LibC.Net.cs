@@ -68,6 +68,8 @@ internal static unsafe partial class LibC
     public const int IFF_BROADCAST = 0x2;
     /// <summary><c>IFF_LOOPBACK</c>.</summary>
     public const int IFF_LOOPBACK = 0x8;
+    /// <summary><c>IFF_NOARP</c>.</summary>
+    public const int IFF_NOARP = 0x80;
     /// <summary><c>IFF_RUNNING</c>.</summary>
     public const int IFF_RUNNING = 0x40;
     /// <summary><c>IFF_PROMISC</c>.</summary>

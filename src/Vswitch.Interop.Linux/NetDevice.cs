@@ -14,6 +14,8 @@ public enum InterfaceFlags : uint
     Broadcast = LibC.IFF_BROADCAST,
     /// <summary>Loopback (<c>IFF_LOOPBACK</c>).</summary>
     Loopback = LibC.IFF_LOOPBACK,
+    /// <summary>No ARP on this interface (<c>IFF_NOARP</c>).</summary>
+    NoArp = LibC.IFF_NOARP,
     /// <summary>Operationally running (<c>IFF_RUNNING</c>).</summary>
     Running = LibC.IFF_RUNNING,
     /// <summary>Receives all frames (<c>IFF_PROMISC</c>).</summary>
