@@ -187,7 +187,8 @@ internal sealed class SwitchProcess : IDisposable
         Wait.For(() =>
         {
             if (process.HasExited) throw new InvalidOperationException($"vswitch run exited with {process.ExitCode}");
-            return File.Exists(Control) && Ctl("appctl", "version").Exit == 0;
+            if (!File.Exists(Control)) return false;
+            try { return Ctl("appctl", "version").Exit == 0; } catch (InvalidOperationException) { return false; }
         }, "vswitch run to answer on its control socket", TimeSpan.FromSeconds(30));
     }
 

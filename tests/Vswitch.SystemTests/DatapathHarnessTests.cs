@@ -157,11 +157,11 @@ public sealed class DatapathHarnessTests
             // Nothing pending now; the next change reported must be the next add (the control), not a late one.
             Assert.False(h.TryPollPortChange(0, out _));
             h.AddPort("vswm2", "memory");
-            Assert.True(h.TryPollPortChange(1000, out var changed));
+            Assert.True(h.TryPollPortChange((int)Wait.Generous.TotalMilliseconds, out var changed));
             Assert.Equal("vswm2", changed);
             h.DeletePort(p1);
             Assert.True(a.IsDisposed);
-            Assert.True(h.TryPollPortChange(1000, out changed));
+            Assert.True(h.TryPollPortChange((int)Wait.Generous.TotalMilliseconds, out changed));
             Assert.Equal("vswm1", changed);
             a = (MemoryNetdev)h.GetDevice(h.Datapath.FindPort("vswm2")!.PortNo);
         }
