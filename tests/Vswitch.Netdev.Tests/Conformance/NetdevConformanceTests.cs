@@ -64,7 +64,7 @@ public abstract class NetdevConformanceTests : IDisposable
     /// </summary>
     protected abstract INetdevConformanceHarness OpenHarness(NetdevRegistry registry, PacketPool pool, NetdevOptions options);
 
-    /// <summary>A fresh device name nobody uses (kernel-backed providers: <c>vsw</c> + short random id, ≤ 15 chars).</summary>
+    /// <summary>A fresh device name nobody uses (kernel-backed providers: <c>Ip.UniqueName</c>, recorded for the sweep, 15 chars).</summary>
     protected abstract string NewDeviceName();
 
     /// <summary>
