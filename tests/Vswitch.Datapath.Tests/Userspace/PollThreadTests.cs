@@ -105,7 +105,7 @@ public class PollThreadTests
         traffic.Start();
         control.Start();
         // Enough of both, overlapping, to matter: counted, not timed.
-        Wait.Until(() => Interlocked.Read(ref injected) >= 20_000 && Interlocked.Read(ref changes) >= 2_000 || error is not null);
+        Wait.Until(() => Interlocked.Read(ref injected) >= 10_000 && Interlocked.Read(ref changes) >= 1_000 || error is not null);
         stop.Cancel();
         traffic.Join();
         control.Join();
@@ -144,7 +144,7 @@ public class PollThreadTests
         try
         {
             // Traffic is flowing through port 2 when it goes.
-            Wait.For(() => t.Stats.Hit >= 1000 || error is not null, "traffic through port 2");
+            Wait.For(() => t.Stats.Hit >= 100 || error is not null, "traffic through port 2");
             Assert.True(t.Dp.PortDel(2).IsSuccess);
             Assert.True(t.P2.IsDisposed);
             // Ports come and go while traffic flows.
@@ -156,7 +156,7 @@ public class PollThreadTests
             }
             // And keeps flowing (to the deleted port) after the churn.
             ulong after = Processed(t);
-            Wait.For(() => Processed(t) >= after + 1000 || error is not null, "traffic after the port churn");
+            Wait.For(() => Processed(t) >= after + 100 || error is not null, "traffic after the port churn");
         }
         finally
         {
