@@ -13,7 +13,6 @@ public sealed class UserspaceBridgeTests : IDisposable
     private readonly NetdevRegistry _netdevs = new();
     private readonly MemoryNetdevProvider _memory;
     private readonly PacketPool _pool = new(4096);
-    private readonly UserspaceDatapathProvider _provider = new();
     private readonly Bridge _bridge;
     private readonly string _name = "vsw" + Guid.NewGuid().ToString("N")[..6];
 
@@ -21,7 +20,7 @@ public sealed class UserspaceBridgeTests : IDisposable
     {
         _memory = _netdevs.AddMemoryProvider();
         var registry = new DatapathRegistry();
-        registry.Register(_provider);
+        registry.AddUserspaceProvider();
         var dp = registry.Open(UserspaceDatapathProvider.TypeName, _name, create: true);
         _bridge = new Bridge(_name, new DatapathBridgeAdapter(dp, _netdevs, _pool),
             BridgeSettings.Default with { RevalidatorInterval = TimeSpan.FromMilliseconds(100) });

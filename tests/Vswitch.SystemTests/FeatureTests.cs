@@ -196,7 +196,7 @@ public sealed class FeatureTests(Xunit.Abstractions.ITestOutputHelper output)
     [RootFact]
     public void TapSetDownIsSeenByPortPollWithinOneSecond()
     {
-        using var dp = new Vswitch.Datapath.DatapathHarness();
+        using var dp = new DatapathHarness();
         string tap = Ip.UniqueName("t");
         uint port = dp.AddPort("tp", "tap", $"iface={tap}");
         TestObjects.MarkLink(tap);

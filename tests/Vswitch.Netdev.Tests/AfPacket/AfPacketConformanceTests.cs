@@ -14,7 +14,7 @@ public class AfPacketConformanceTests : NetdevConformanceTests
 {
     protected override string ProviderType => AfPacketNetdevProvider.TypeName;
 
-    protected override void RegisterProvider(NetdevRegistry registry) => AfPacketNetdevProvider.Register(registry);
+    protected override void RegisterProvider(NetdevRegistry registry) => registry.AddAfPacketProvider();
 
     protected override string NewDeviceName() => Ip.UniqueName("c");
 

@@ -15,7 +15,7 @@ public sealed class TapConformanceTests : NetdevConformanceTests
 {
     protected override string ProviderType => TapNetdevProvider.TypeName;
 
-    protected override void RegisterProvider(NetdevRegistry registry) => TapNetdevProvider.Register(registry);
+    protected override void RegisterProvider(NetdevRegistry registry) => registry.AddTapProvider();
 
     protected override string NewDeviceName() => Ip.UniqueName("c");
 
