@@ -39,7 +39,7 @@ public sealed class StructLayoutTests
 
     private static Dictionary<string, long> RunCProgram(string source)
     {
-        string dir = Path.Combine(Path.GetTempPath(), "vsw" + Guid.NewGuid().ToString("N")[..8]);
+        string dir = TestObjects.NewTempPath('g');
         Directory.CreateDirectory(dir);
         try
         {

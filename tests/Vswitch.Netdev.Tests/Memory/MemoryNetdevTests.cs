@@ -405,6 +405,8 @@ public sealed class MemoryNetdevTests : IDisposable
         var rxq = b.GetRxQueue(0);
         Assert.True(LibC.EpollCreate(LibC.EPOLL_CLOEXEC, out int epfd).IsSuccess);
         int lostWakeups = 0;
+        int sleeps = 0;        // times the consumer went to sleep in epoll_wait
+        bool consumerDone = false;
         var threads = new List<Thread>();
         try
         {
@@ -428,7 +430,12 @@ public sealed class MemoryNetdevTests : IDisposable
                         }
                         seq += n;
                         tx.Send(ref batch);
-                        if ((seq & 1023) < n) Thread.Sleep(1); // let the consumer fall asleep now and then
+                        if ((seq & 1023) < n)
+                        {
+                            // Now and then, pause until the consumer has fallen asleep: the next send must wake it.
+                            int asleep = Volatile.Read(ref sleeps);
+                            Wait.Until(() => Volatile.Read(ref sleeps) != asleep || Volatile.Read(ref consumerDone));
+                        }
                     }
                 });
                 threads.Add(producer);
@@ -445,6 +452,7 @@ public sealed class MemoryNetdevTests : IDisposable
             {
                 if (rxq.Receive(ref rx) == 0 && rxq.PrepareToWait())
                 {
+                    Interlocked.Increment(ref sleeps);
                     LibC.EpollWait(epfd, events, 2000, out int ready);
                     rxq.FinishWait();
                     // Waking by timeout with packets pending is a lost wake-up.
@@ -460,6 +468,7 @@ public sealed class MemoryNetdevTests : IDisposable
                 received += rx.Count;
                 rx.ReleaseAll();
             }
+            Volatile.Write(ref consumerDone, true);
             foreach (var t in threads) t.Join();
             received += Receive(b, 0).Count;
             Assert.Equal(total, received + (int)a.GetStats().TxDropped);
@@ -469,6 +478,7 @@ public sealed class MemoryNetdevTests : IDisposable
         }
         finally
         {
+            Volatile.Write(ref consumerDone, true);
             foreach (var t in threads) t.Join();
             LibC.Close(epfd);
         }
