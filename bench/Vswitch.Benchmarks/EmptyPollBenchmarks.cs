@@ -32,9 +32,9 @@ public class EmptyPollBenchmarks
     {
         _pool = new PacketPool(1024);
         var registry = new NetdevRegistry();
-        registry.Register(new TapNetdevProvider());
-        registry.Register(new AfPacketNetdevProvider());
-        registry.Register(new MemoryNetdevProvider());
+        registry.AddTapProvider();
+        registry.AddAfPacketProvider();
+        registry.AddMemoryProvider();
         string name = "vswbe" + Random.Shared.Next(10000, 99999);
         Check(registry.Open("tap", name, NetdevOptions.Empty, _pool, out var tap, out var error), error);
         _tap = tap!;

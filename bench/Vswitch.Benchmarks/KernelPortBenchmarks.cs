@@ -1,6 +1,5 @@
 using BenchmarkDotNet.Attributes;
 using Vswitch.Netdev;
-using Vswitch.Netdev.AfPacket;
 using Vswitch.Netdev.Tap;
 using Vswitch.Packets;
 using NetdevDevice = Vswitch.Netdev.Netdev;
@@ -31,8 +30,8 @@ public class KernelPortBenchmarks
     {
         _pool = new PacketPool(1024);
         var registry = new NetdevRegistry();
-        TapNetdevProvider.Register(registry);
-        AfPacketNetdevProvider.Register(registry);
+        registry.AddTapProvider();
+        registry.AddAfPacketProvider();
         Check(registry.Open("tap", "bench-tap", NetdevOptions.Empty, _pool, out var tap, out var error), error);
         _tap = tap!;
         Check(_tap.UpdateFlags(NetdevFlags.None, NetdevFlags.Up, out _), "tap up");

@@ -24,7 +24,7 @@ internal static class Demo
         string ipA = $"10.{x}.{y}.1", ipB = $"10.{x}.{y}.2";
         var created = new List<string>();
         using var runtime = new DatapathRuntime(4096);
-        var daemon = new SwitchDaemon(new SwitchDaemonOptions { StateDirectory = null, DatapathFactory = runtime.Factory });
+        var daemon = new SwitchDaemon(new SwitchDaemonOptions { StateDirectory = null, DatapathFactory = runtime.CreateBridgeDatapath });
         using var cancel = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, c =>
         {
             c.Cancel = true;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Vswitch.Daemon;
 using Vswitch.Daemon.Config;
+using Vswitch.Switch;
 using Vswitch.Switch.Diagnostics;
 
 namespace Vswitch.Cli;
@@ -104,6 +105,8 @@ public static class Program
 
     private static int Run(string stateDir, string control, string? config)
     {
+        // Declared before the daemon, so it is disposed after every bridge built on it.
+        using var runtime = new DatapathRuntime();
         SwitchDaemon daemon;
         try
         {
@@ -111,7 +114,7 @@ public static class Program
             {
                 StateDirectory = stateDir,
                 ConfigFile = config,
-                DatapathFactory = DatapathSelection.Factory,
+                DatapathFactory = runtime.CreateBridgeDatapath,
             });
         }
         catch (ConfigException ex)
@@ -119,7 +122,7 @@ public static class Program
             Console.Error.WriteLine($"vswitch: {ex.Message}");
             return 2;
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or BridgeException)
         {
             Console.Error.WriteLine($"vswitch: {ex.Message}");
             return 1;

@@ -36,9 +36,9 @@ public readonly record struct BridgeUpcall(FlowKey Key, PacketBuffer? Packet);
 
 /// <summary>
 /// The seam between a <see cref="Bridge"/> and the datapath it owns: the subset of the datapath contract
-/// (OVS's dpif) the switch layer needs. The userspace datapath satisfies it through a thin adapter;
-/// <see cref="OfflineDatapath"/> is an in-memory implementation (flow table and ports, no packet I/O)
-/// for tests, traces and a switch running without a datapath.
+/// (OVS's dpif) the switch layer needs. A datapath satisfies it through a thin adapter
+/// (<see cref="DatapathBridgeAdapter"/>); the tests also use an in-memory implementation (flow table and ports, no packet
+/// I/O, tests/Vswitch.Switch.Tests/OfflineDatapath.cs).
 /// </summary>
 /// <remarks>
 /// All calls return an <see cref="Errno"/> and never throw for datapath errors. Unless stated, any thread may call
@@ -49,7 +49,7 @@ public interface IBridgeDatapath : IDisposable
     /// <summary>Datapath name (e.g. the bridge name).</summary>
     string Name { get; }
 
-    /// <summary>Datapath type, as <c>dpctl/show</c> prints it (e.g. <c>netdev</c>, <c>offline</c>).</summary>
+    /// <summary>Datapath type, as <c>dpctl/show</c> prints it (e.g. <c>netdev</c>).</summary>
     string Type { get; }
 
     /// <summary>

@@ -8,7 +8,7 @@ namespace Vswitch.Daemon.Tests;
 
 public class ControlSocketTests
 {
-    private static SwitchDaemon NewDaemon() => new(new SwitchDaemonOptions { StateDirectory = null, StartThreads = false });
+    private static SwitchDaemon NewDaemon() => new(new SwitchDaemonOptions { StateDirectory = null, StartThreads = false, DatapathFactory = DaemonTests.Offline });
 
     [Fact]
     public void RequestResponseRoundTrip()

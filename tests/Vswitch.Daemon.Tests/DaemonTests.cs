@@ -1,15 +1,20 @@
 using Vswitch.Daemon.Config;
 using Vswitch.Switch;
+using Vswitch.Switch.Tests;
 
 namespace Vswitch.Daemon.Tests;
 
 public class DaemonTests
 {
+    /// <summary>Bridges on in-memory datapaths: commands and persistence without packet I/O.</summary>
+    internal static readonly DatapathFactory Offline = (_, name) => new OfflineDatapath(name);
+
     private static SwitchDaemon Start(TempDir dir, string? config = null) => new(new SwitchDaemonOptions
     {
         StateDirectory = dir.File("state"),
         ConfigFile = config,
         StartThreads = false,
+        DatapathFactory = Offline,
     });
 
     private static string Ok(SwitchDaemon d, string cmd, params string[] args)
@@ -67,6 +72,15 @@ public class DaemonTests
     [InlineData("ofproto/trace", new[] { "br0", "in_port(1),bogus(2)" }, "bogus")]
     [InlineData("show", new[] { "extra" }, "argument")]
     [InlineData("no-such-command", new string[0], "not a valid command")]
+    [InlineData("add-br", new[] { "--bogus", "br9" }, "unknown option --bogus")]
+    [InlineData("add-port", new[] { "--may-exist", "br0" }, "missing port name")]
+    [InlineData("dpctl/add-dp", new[] { "dp9", "p8", "p8,tag=3" }, "interface p8 given twice")]
+    [InlineData("dpctl/add-dp", new[] { "dp9", "p8", "dp9" }, "is a bridge name")]
+    [InlineData("dpctl/add-dp", new[] { "dp9", "p8", "p9,tag=0" }, "1..4095")]
+    [InlineData("dpctl/add-if", new[] { "br0", "p8", "p8" }, "interface p8 given twice")]
+    [InlineData("dpctl/del-if", new[] { "br0", "p1", "p1" }, "port p1 given twice")]
+    [InlineData("dpctl/set-if", new[] { "br0", "p1" }, "nothing to set")]
+    [InlineData("dpctl/dump-flows", new[] { "-x" }, "unknown option -x")]
     public void BadCommandsChangeNothingAndSayWhy(string cmd, string[] args, string expected)
     {
         using var dir = new TempDir();
@@ -142,9 +156,72 @@ public class DaemonTests
     [Fact]
     public void WithoutStateDirNothingIsWritten()
     {
-        using var d = new SwitchDaemon(new SwitchDaemonOptions { StateDirectory = null, StartThreads = false });
+        using var d = new SwitchDaemon(new SwitchDaemonOptions { StateDirectory = null, StartThreads = false, DatapathFactory = Offline });
         Assert.True(d.Execute("add-br", "br0").Ok);
         Assert.Single(d.Bridges);
+    }
+
+    [Fact]
+    public void WithoutADatapathFactoryTheDaemonRefusesToStart()
+    {
+        using var dir = new TempDir();
+        var ex = Assert.Throws<ArgumentException>(() => new SwitchDaemon(new SwitchDaemonOptions
+        {
+            StateDirectory = dir.File("state"),
+            StartThreads = false,
+            DatapathFactory = null!,
+        }));
+        Assert.Contains("no datapath factory", ex.Message);
+        Assert.False(Directory.Exists(dir.File("state")), "nothing is saved by a switch that did not start");
+    }
+
+    [Fact]
+    public void EveryBridgeAsksTheFactoryForTheDefaultDatapathType()
+    {
+        var asked = new List<(string Type, string Name)>();
+        using var d = new SwitchDaemon(new SwitchDaemonOptions
+        {
+            StateDirectory = null,
+            StartThreads = false,
+            DatapathFactory = (type, name) => { asked.Add((type, name)); return new OfflineDatapath(name); },
+        });
+        Ok(d, "add-br", "br0");
+        Ok(d, "dpctl/add-dp", "dp0", "p1");
+        Assert.Equal([("netdev", "br0"), ("netdev", "dp0")], asked);
+    }
+
+    [Fact]
+    public void ADatapathThatCannotBeCreatedRefusesTheBridgeAndChangesNothing()
+    {
+        using var dir = new TempDir();
+        bool refuse = false;
+        using var d = new SwitchDaemon(new SwitchDaemonOptions
+        {
+            StateDirectory = dir.File("state"),
+            StartThreads = false,
+            DatapathFactory = (type, name) => refuse
+                ? throw new Vswitch.Datapath.DatapathException(name, "create", Vswitch.Interop.Linux.Errno.EAFNOSUPPORT, $"unknown datapath type '{type}'")
+                : new OfflineDatapath(name),
+        });
+        Ok(d, "add-br", "br0");
+        var before = File.ReadAllText(dir.File("state/state.json"));
+        refuse = true;
+        var r = d.Execute("dpctl/add-dp", "dp1", "p1");
+        Assert.False(r.Ok);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("bridge dp1: cannot create its datapath", r.Error);
+        Assert.Contains("unknown datapath type 'netdev'", r.Error);
+        Assert.Equal(["br0"], d.Bridges.Select(b => b.Name));
+        Assert.Equal(before, File.ReadAllText(dir.File("state/state.json")));
+
+        // At start-up the same failure stops the daemon with the bridge named (nothing left running).
+        var ex = Assert.Throws<BridgeException>(() => new SwitchDaemon(new SwitchDaemonOptions
+        {
+            StateDirectory = dir.File("state"),
+            StartThreads = false,
+            DatapathFactory = (_, name) => throw new Vswitch.Datapath.DatapathException(name, "create", Vswitch.Interop.Linux.Errno.ENOMEM),
+        }));
+        Assert.Contains("bridge br0: cannot create its datapath", ex.Message);
     }
 
     [Fact]

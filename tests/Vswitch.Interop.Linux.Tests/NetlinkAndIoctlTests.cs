@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 
 namespace Vswitch.Interop.Linux.Tests;
 
@@ -88,12 +87,7 @@ public sealed class NetlinkAndIoctlTests
                 Assert.True(read.SequenceEqual(mac.AsSpan()));
                 Assert.Equal(Errno.Success, NetDevice.GetIndex(name, out int index));
                 Assert.Equal(Errno.Success, RtNetlink.AddIPv4Address(index, [10, 251, 7, 1], 24));
-                var sw = Stopwatch.StartNew();
-                while (sw.ElapsedMilliseconds < 1000)
-                {
-                    lock (seen) if (seen.Exists(l => l.IfIndex == index && l.Mtu == 1400 && (l.Flags & InterfaceFlags.Up) != 0)) break;
-                    Thread.Sleep(10);
-                }
+                Wait.Until(() => { lock (seen) return seen.Exists(l => l.IfIndex == index && l.Mtu == 1400 && (l.Flags & InterfaceFlags.Up) != 0); });
                 lock (seen) Assert.Contains(seen, l => l.IfIndex == index && l.Mtu == 1400 && l.Name == name
                                                         && l.Address.AsSpan().SequenceEqual(mac));
                 Assert.Equal(Errno.EINVAL, RtNetlink.AddIPv4Address(index, [10, 251, 7, 1], 33));

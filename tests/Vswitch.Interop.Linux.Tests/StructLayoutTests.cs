@@ -64,7 +64,7 @@ public sealed partial class StructLayoutTests
 
     private static Dictionary<string, long> RunCProgram(string source)
     {
-        string dir = Path.Combine(Path.GetTempPath(), "vsw" + Guid.NewGuid().ToString("N")[..8]);
+        string dir = TestObjects.NewTempPath('g');
         Directory.CreateDirectory(dir);
         try
         {

@@ -5,7 +5,7 @@ namespace Vswitch.Datapath.Userspace;
 /// <summary>
 /// The userspace datapath provider, type <c>netdev</c> as in Open vSwitch: datapaths live in this process, forward
 /// with poll threads and keep their flow table in memory. Datapaths are kept per provider instance (register one
-/// instance per process). Thread-safe.
+/// instance per process, with <see cref="UserspaceDatapathRegistryExtensions.AddUserspaceProvider"/>). Thread-safe.
 /// </summary>
 public sealed class UserspaceDatapathProvider : IDatapathProvider
 {

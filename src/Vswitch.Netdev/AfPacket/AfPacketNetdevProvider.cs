@@ -8,18 +8,12 @@ namespace Vswitch.Netdev.AfPacket;
 /// netdev-linux "system" ports do. Batched I/O with recvmmsg/sendmmsg; VLAN tags the kernel stripped are
 /// put back from PACKET_AUXDATA; own transmissions are never read back. Requires CAP_NET_RAW.
 /// </summary>
-/// <remarks>Stateless and thread-safe. See docs/ports/afpacket.md.</remarks>
+/// <remarks>Stateless and thread-safe. Registered with <see cref="AfPacketNetdevRegistryExtensions.AddAfPacketProvider"/>.
+/// See docs/ports/afpacket.md.</remarks>
 public sealed class AfPacketNetdevProvider : INetdevProvider
 {
     /// <summary>The type name.</summary>
     public const string TypeName = "afpacket";
-
-    /// <summary>Registers an <see cref="AfPacketNetdevProvider"/> (type <c>afpacket</c>, alias <c>system</c>) in <paramref name="registry"/>.</summary>
-    public static void Register(NetdevRegistry registry)
-    {
-        ArgumentNullException.ThrowIfNull(registry);
-        registry.Register(new AfPacketNetdevProvider());
-    }
 
     /// <inheritdoc/>
     public string Type => TypeName;
@@ -68,19 +62,5 @@ public sealed class AfPacketNetdevProvider : INetdevProvider
         var e = AfPacketNetdev.Create(request.Name, iface, queues, promisc, fillChecksums, ring, options, request.Pool, out var dev, out error);
         device = dev;
         return e;
-    }
-}
-
-/// <summary>Registration of the <c>afpacket</c> provider (alias <c>system</c>) in one call.</summary>
-public static class AfPacketNetdevRegistryExtensions
-{
-    /// <summary>Registers a new <see cref="AfPacketNetdevProvider"/> in <paramref name="registry"/> and returns it.</summary>
-    /// <exception cref="InvalidOperationException">The name <c>afpacket</c> or <c>system</c> is already registered.</exception>
-    public static AfPacketNetdevProvider AddAfPacketProvider(this NetdevRegistry registry)
-    {
-        ArgumentNullException.ThrowIfNull(registry);
-        var provider = new AfPacketNetdevProvider();
-        registry.Register(provider);
-        return provider;
     }
 }

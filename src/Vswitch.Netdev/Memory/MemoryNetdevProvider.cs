@@ -180,20 +180,3 @@ public sealed class MemoryNetdevProvider : INetdevProvider
         return NetdevOptions.FromPairs(list);
     }
 }
-
-/// <summary>Registration of the <c>memory</c> provider (one call, as Kestrel's <c>UseSockets</c>).</summary>
-public static class MemoryNetdevRegistryExtensions
-{
-    /// <summary>
-    /// Registers a new <see cref="MemoryNetdevProvider"/> under <c>memory</c> and <c>mem</c> and returns it (for
-    /// <see cref="MemoryNetdevProvider.TryGetDevice"/>). Throws <see cref="InvalidOperationException"/> when either
-    /// name is already registered.
-    /// </summary>
-    public static MemoryNetdevProvider AddMemoryProvider(this NetdevRegistry registry)
-    {
-        ArgumentNullException.ThrowIfNull(registry);
-        var provider = new MemoryNetdevProvider();
-        registry.Register(provider);
-        return provider;
-    }
-}

@@ -11,7 +11,8 @@ namespace Vswitch.Netdev.Tap;
 /// (seed 001) and OVS's netdev-tap. Creates the interface (or attaches to an existing tap of that name),
 /// one non-blocking fd per queue pair (IFF_MULTI_QUEUE when <c>queues</c> &gt; 1). Requires CAP_NET_ADMIN.
 /// </summary>
-/// <remarks>Stateless and thread-safe: <see cref="Open"/> may be called from any thread. See docs/ports/tap.md.</remarks>
+/// <remarks>Stateless and thread-safe: <see cref="Open"/> may be called from any thread. Registered with
+/// <see cref="TapNetdevRegistryExtensions.AddTapProvider"/>. See docs/ports/tap.md.</remarks>
 public sealed class TapNetdevProvider : INetdevProvider
 {
     /// <summary>The type name.</summary>
@@ -22,13 +23,6 @@ public sealed class TapNetdevProvider : INetdevProvider
 
     /// <summary>Most queue pairs a device may open.</summary>
     public const int MaxQueues = 16;
-
-    /// <summary>Registers a <see cref="TapNetdevProvider"/> in <paramref name="registry"/> (one call).</summary>
-    public static void Register(NetdevRegistry registry)
-    {
-        ArgumentNullException.ThrowIfNull(registry);
-        registry.Register(new TapNetdevProvider());
-    }
 
     /// <inheritdoc/>
     public string Type => TypeName;
@@ -156,18 +150,4 @@ internal sealed class TapConfig
     public MacAddress? Mac;
     public IPAddress? LocalIp;
     public int LocalPrefix = -1;
-}
-
-/// <summary>Registration of the <c>tap</c> provider in one call.</summary>
-public static class TapNetdevRegistryExtensions
-{
-    /// <summary>Registers a new <see cref="TapNetdevProvider"/> in <paramref name="registry"/> and returns it.</summary>
-    /// <exception cref="InvalidOperationException">The type name <c>tap</c> is already registered.</exception>
-    public static TapNetdevProvider AddTapProvider(this NetdevRegistry registry)
-    {
-        ArgumentNullException.ThrowIfNull(registry);
-        var provider = new TapNetdevProvider();
-        registry.Register(provider);
-        return provider;
-    }
 }

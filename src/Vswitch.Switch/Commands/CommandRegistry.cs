@@ -11,23 +11,29 @@ public sealed class CommandException(string message, int exitCode = 2) : Excepti
     public int ExitCode { get; } = exitCode;
 }
 
-/// <summary>One call of a command: its arguments and where its output goes.</summary>
+/// <summary>One call of a command: its parsed arguments and where its output goes.</summary>
 /// <param name="Name">The command name as invoked.</param>
-/// <param name="Args">Arguments (after the command name).</param>
+/// <param name="Args">Arguments after the command name, parsed by the command's <see cref="CommandSyntax"/> (the list is the positional ones).</param>
 /// <param name="Output">Where the command writes its normal output.</param>
-public sealed record CommandInvocation(string Name, IReadOnlyList<string> Args, TextWriter Output);
+public sealed record CommandInvocation(string Name, CommandArgs Args, TextWriter Output);
 
 /// <summary>A command handler: writes to <see cref="CommandInvocation.Output"/>, throws <see cref="CommandException"/> for bad input.</summary>
 public delegate void CommandHandler(CommandInvocation invocation);
 
 /// <summary>A registered command.</summary>
 /// <param name="Name">Name, e.g. <c>fdb/show</c> or <c>add-br</c>.</param>
-/// <param name="Usage">Argument synopsis, e.g. <c>BR [PORT]</c>.</param>
-/// <param name="MinArgs">Minimum argument count.</param>
-/// <param name="MaxArgs">Maximum argument count (<see cref="int.MaxValue"/> = unlimited).</param>
+/// <param name="Usage">Argument synopsis, e.g. <c>[--may-exist] BR</c>.</param>
+/// <param name="Syntax">The arguments it accepts (flags, options, keyed and positional arguments).</param>
 /// <param name="Description">One-line description.</param>
 /// <param name="Handler">The implementation.</param>
-public sealed record CommandInfo(string Name, string Usage, int MinArgs, int MaxArgs, string Description, CommandHandler Handler);
+public sealed record CommandInfo(string Name, string Usage, CommandSyntax Syntax, string Description, CommandHandler Handler)
+{
+    /// <summary>Minimum raw argument count.</summary>
+    public int MinArgs => Syntax.MinArgs;
+
+    /// <summary>Maximum raw argument count (<see cref="int.MaxValue"/> = unlimited).</summary>
+    public int MaxArgs => Syntax.MaxArgs;
+}
 
 /// <summary>The result of running a command: what the control protocol carries back.</summary>
 /// <param name="Ok">True on success.</param>
@@ -42,8 +48,9 @@ public sealed record CommandResult(bool Ok, string Output, string? Error, int Ex
 
 /// <summary>
 /// The set of management commands (OVS's unixctl): each command is written once against a <see cref="TextWriter"/> and serves
-/// the control socket and in-process callers alike. Commands run one at a time (a lock), so a command sees a stable
-/// state and its changes are never interleaved with another's. Thread-safe.
+/// the control socket and in-process callers alike. Every call's arguments go through the one parser,
+/// <see cref="CommandSyntax.Parse"/>, before its handler runs. Commands run one at a time (a lock), so a command sees a
+/// stable state and its changes are never interleaved with another's. Thread-safe.
 /// </summary>
 public sealed class CommandRegistry
 {
@@ -56,12 +63,21 @@ public sealed class CommandRegistry
         Register("list-commands", "", 0, 0, "list the commands", inv => ListCommands(inv.Output));
     }
 
-    /// <summary>Registers a command; a duplicate name throws <see cref="InvalidOperationException"/>.</summary>
-    public void Register(string name, string usage, int minArgs, int maxArgs, string description, CommandHandler handler)
+    /// <summary>
+    /// Registers a command taking <paramref name="minArgs"/> to <paramref name="maxArgs"/> positional arguments and no flags;
+    /// a duplicate name throws <see cref="InvalidOperationException"/>.
+    /// </summary>
+    public void Register(string name, string usage, int minArgs, int maxArgs, string description, CommandHandler handler) =>
+        Register(name, usage, CommandSyntax.Positional(minArgs, maxArgs), description, handler);
+
+    /// <summary>Registers a command with its <paramref name="syntax"/>; a duplicate name throws <see cref="InvalidOperationException"/>.</summary>
+    public void Register(string name, string usage, CommandSyntax syntax, string description, CommandHandler handler)
     {
+        ArgumentNullException.ThrowIfNull(syntax);
+        ArgumentNullException.ThrowIfNull(handler);
         lock (_runLock)
         {
-            if (!_commands.TryAdd(name, new CommandInfo(name, usage, minArgs, maxArgs, description, handler)))
+            if (!_commands.TryAdd(name, new CommandInfo(name, usage, syntax, description, handler)))
                 throw new InvalidOperationException($"command '{name}' is already registered");
         }
     }
@@ -81,8 +97,8 @@ public sealed class CommandRegistry
     }
 
     /// <summary>
-    /// Runs <paramref name="name"/> with <paramref name="args"/>. Never throws: an unknown command, a wrong argument count or a
-    /// <see cref="CommandException"/> gives a failed result whose error names the problem.
+    /// Runs <paramref name="name"/> with <paramref name="args"/>. Never throws: an unknown command, a wrong argument count,
+    /// arguments its syntax refuses or a <see cref="CommandException"/> give a failed result whose error names the problem.
     /// </summary>
     public CommandResult Execute(string name, IReadOnlyList<string> args)
     {
@@ -92,14 +108,13 @@ public sealed class CommandRegistry
                 return CommandResult.Fail($"\"{name}\" is not a valid command (use list-commands to see them)", 2);
             if (args.Count < cmd.MinArgs || args.Count > cmd.MaxArgs)
             {
-                var expected = cmd.MinArgs == cmd.MaxArgs ? cmd.MinArgs.ToString(CultureInfo.InvariantCulture)
-                    : cmd.MaxArgs == int.MaxValue ? $"at least {cmd.MinArgs}" : $"{cmd.MinArgs} to {cmd.MaxArgs}";
+                var expected = cmd.Syntax.DescribeArity();
                 return CommandResult.Fail($"\"{name}\" command takes {expected} argument{(expected == "1" ? "" : "s")}, got {args.Count} (usage: {name} {cmd.Usage})".TrimEnd(), 2);
             }
             var output = new StringWriter(CultureInfo.InvariantCulture);
             try
             {
-                cmd.Handler(new CommandInvocation(name, args, output));
+                cmd.Handler(new CommandInvocation(name, cmd.Syntax.Parse(name, args), output));
                 return new CommandResult(true, output.ToString(), null, 0);
             }
             catch (CommandException ex)

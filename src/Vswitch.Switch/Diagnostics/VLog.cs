@@ -168,17 +168,29 @@ public static class VLog
     /// </summary>
     public static bool TrySet(string spec, out string? error)
     {
+        if (!TryParseSpec(spec, out var module, out var level, out error)) return false;
+        if (module is null) foreach (var m in s_modules.Values) m.Level = level;
+        else s_modules[module].Level = level;
+        return true;
+    }
+
+    /// <summary>Checks a <c>vlog/set</c> specification exactly as <see cref="TrySet"/> would, without applying it.</summary>
+    public static bool TryValidate(string spec, out string? error) => TryParseSpec(spec, out _, out _, out error);
+
+    private static bool TryParseSpec(string spec, out string? module, out VLogLevel level, out string? error)
+    {
         error = null;
-        var parts = spec.Split(':');
-        string? module = null;
-        VLogLevel? level = null;
-        foreach (var part in parts)
+        module = null;
+        level = default;
+        bool haveLevel = false;
+        foreach (var part in spec.Split(':'))
         {
             if (part.Length == 0) { error = $"vlog/set: empty element in '{spec}'"; return false; }
             if (TryParseLevel(part, out var l))
             {
-                if (level is not null) { error = $"vlog/set: two levels in '{spec}'"; return false; }
+                if (haveLevel) { error = $"vlog/set: two levels in '{spec}'"; return false; }
                 level = l;
+                haveLevel = true;
             }
             else if (part is "console" or "ANY" or "any") { /* destination or "all modules" */ }
             else if (s_modules.ContainsKey(part))
@@ -192,9 +204,7 @@ public static class VLog
                 return false;
             }
         }
-        if (level is null) { error = $"vlog/set: no level in '{spec}'"; return false; }
-        if (module is null) foreach (var m in s_modules.Values) m.Level = level.Value;
-        else s_modules[module].Level = level.Value;
+        if (!haveLevel) { error = $"vlog/set: no level in '{spec}'"; return false; }
         return true;
     }
 

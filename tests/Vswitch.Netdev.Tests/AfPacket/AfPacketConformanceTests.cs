@@ -14,7 +14,7 @@ public class AfPacketConformanceTests : NetdevConformanceTests
 {
     protected override string ProviderType => AfPacketNetdevProvider.TypeName;
 
-    protected override void RegisterProvider(NetdevRegistry registry) => AfPacketNetdevProvider.Register(registry);
+    protected override void RegisterProvider(NetdevRegistry registry) => registry.AddAfPacketProvider();
 
     protected override string NewDeviceName() => Ip.UniqueName("c");
 
@@ -30,7 +30,7 @@ public class AfPacketConformanceTests : NetdevConformanceTests
     {
         KernelHarness.RequireRoot();
         string dutEnd = NewDeviceName(), farEnd = Ip.UniqueName("f");
-        Ip.Run($"link add {dutEnd} type veth peer name {farEnd}");
+        Ip.AddVeth(dutEnd, farEnd);
         try
         {
             KernelHarness.Quiet(dutEnd);

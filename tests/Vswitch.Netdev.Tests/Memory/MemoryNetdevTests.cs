@@ -402,6 +402,8 @@ public sealed class MemoryNetdevTests : IDisposable
         var rxq = b.GetRxQueue(0);
         Assert.Equal(Errno.Success, EpollSet.Create(out var epoll));
         int lostWakeups = 0;
+        int sleeps = 0;        // times the consumer went to sleep in epoll_wait
+        bool consumerDone = false;
         var threads = new List<Thread>();
         try
         {
@@ -425,7 +427,12 @@ public sealed class MemoryNetdevTests : IDisposable
                         }
                         seq += n;
                         tx.Send(ref batch);
-                        if ((seq & 1023) < n) Thread.Sleep(1); // let the consumer fall asleep now and then
+                        if ((seq & 1023) < n)
+                        {
+                            // Now and then, pause until the consumer has fallen asleep: the next send must wake it.
+                            int asleep = Volatile.Read(ref sleeps);
+                            Wait.Until(() => Volatile.Read(ref sleeps) != asleep || Volatile.Read(ref consumerDone));
+                        }
                     }
                 });
                 threads.Add(producer);
@@ -442,6 +449,7 @@ public sealed class MemoryNetdevTests : IDisposable
             {
                 if (rxq.Receive(ref rx) == 0 && rxq.PrepareToWait())
                 {
+                    Interlocked.Increment(ref sleeps);
                     epoll!.Wait(events, 2000, out int ready);
                     rxq.FinishWait(signalled: ready > 0);
                     // Waking by timeout with packets pending is a lost wake-up.
@@ -457,6 +465,7 @@ public sealed class MemoryNetdevTests : IDisposable
                 received += rx.Count;
                 rx.ReleaseAll();
             }
+            Volatile.Write(ref consumerDone, true);
             foreach (var t in threads) t.Join();
             received += Receive(b, 0).Count;
             Assert.Equal(total, received + (int)a.GetStats().TxDropped);
@@ -466,6 +475,7 @@ public sealed class MemoryNetdevTests : IDisposable
         }
         finally
         {
+            Volatile.Write(ref consumerDone, true);
             foreach (var t in threads) t.Join();
             epoll?.Dispose();
         }

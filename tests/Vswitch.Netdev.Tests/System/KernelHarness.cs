@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Vswitch.Netdev.AfPacket;
 using Vswitch.Netdev.Tests.Conformance;
 using Vswitch.Packets;
 
@@ -36,7 +35,7 @@ internal sealed class KernelHarness : INetdevConformanceHarness
     public static Netdev OpenFarEnd(PacketPool pool, string iface)
     {
         var registry = new NetdevRegistry();
-        AfPacketNetdevProvider.Register(registry);
+        registry.AddAfPacketProvider();
         var rc = registry.Open("afpacket", "far-" + iface, NetdevOptions.Empty.With("iface", iface).With("csum", "none"), pool, out var far, out var error);
         if (rc.IsError) throw new InvalidOperationException(error);
         return far!;

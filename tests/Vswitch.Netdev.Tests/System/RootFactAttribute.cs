@@ -66,7 +66,7 @@ public sealed class RootVlanFactAttribute : FactAttribute
 
     private static string? ProbeVlan()
     {
-        string ns = Ip.UniqueName("q");
+        string ns = TestObjects.NewNamespace('q');
         try
         {
             if (Ip.Exec("ip", $"netns add {ns}").Code != 0) return "cannot create a namespace to probe VLAN support";

@@ -15,7 +15,7 @@ public sealed class TapConformanceTests : NetdevConformanceTests
 {
     protected override string ProviderType => TapNetdevProvider.TypeName;
 
-    protected override void RegisterProvider(NetdevRegistry registry) => TapNetdevProvider.Register(registry);
+    protected override void RegisterProvider(NetdevRegistry registry) => registry.AddTapProvider();
 
     protected override string NewDeviceName() => Ip.UniqueName("c");
 
@@ -34,6 +34,7 @@ public sealed class TapConformanceTests : NetdevConformanceTests
         if (rc.IsError) throw new InvalidOperationException(error);
         try
         {
+            TestObjects.MarkLink(name);
             KernelHarness.Quiet(name);
             if (device!.UpdateFlags(NetdevFlags.None, NetdevFlags.Up, out _).IsError) throw new InvalidOperationException("cannot bring tap up");
             var far = KernelHarness.OpenFarEnd(pool, name);

@@ -1,18 +1,19 @@
+using Vswitch.Daemon;
+using Vswitch.Datapath;
 using Vswitch.Datapath.Odp;
 using Vswitch.Datapath.Userspace;
 using Vswitch.Netdev;
-using Vswitch.Netdev.AfPacket;
 using Vswitch.Netdev.Memory;
-using Vswitch.Netdev.Tap;
 using Vswitch.Packets;
 
-namespace Vswitch.Datapath;
+namespace Vswitch.SystemTests;
 
 /// <summary>
-/// A small library-level harness that drives one userspace datapath the way <c>ovs-dpctl</c> does, for tests and
-/// experiments before the daemon exists: it creates the datapath, adds ports by netdev type and an options string
-/// (<c>memory</c>, <c>tap</c> and <c>afpacket</c>/<c>system</c> are registered), installs flows written in OVS
-/// datapath-flow syntax, dumps them back as <c>dump-flows</c> lines with statistics, and reports port changes.
+/// Test scaffolding that drives one userspace datapath the way <c>ovs-dpctl</c> does, on the daemon's own
+/// <see cref="DatapathRuntime"/> (the same providers and pool as <c>vswitch run</c>, not a second runtime): it creates
+/// the datapath, adds ports by netdev type and an options string (<c>memory</c>, <c>tap</c> and
+/// <c>afpacket</c>/<c>system</c>), installs flows written in OVS datapath-flow syntax, dumps them back as
+/// <c>dump-flows</c> lines with statistics, and reports port changes.
 /// </summary>
 /// <remarks>
 /// <para>Errors throw: <see cref="DatapathException"/> (naming the datapath) for datapath calls,
@@ -25,7 +26,7 @@ namespace Vswitch.Datapath;
 /// </remarks>
 public sealed class DatapathHarness : IDisposable
 {
-    private readonly DatapathRegistry _datapaths = new();
+    private readonly DatapathRuntime _runtime;
     private bool _disposed;
 
     /// <summary>
@@ -34,34 +35,29 @@ public sealed class DatapathHarness : IDisposable
     /// </summary>
     public DatapathHarness(string? name = null, UserspaceDatapathOptions? options = null, int poolPackets = 4096)
     {
-        Pool = new PacketPool(poolPackets);
+        _runtime = new DatapathRuntime(poolPackets, options);
         try
         {
-            Netdevs = new NetdevRegistry();
-            Memory = Netdevs.AddMemoryProvider();
-            TapNetdevProvider.Register(Netdevs);
-            AfPacketNetdevProvider.Register(Netdevs);
-            _datapaths.Register(new UserspaceDatapathProvider(options));
-            Datapath = _datapaths.Open(UserspaceDatapathProvider.TypeName, name ?? "vsw" + Guid.NewGuid().ToString("N")[..8], create: true);
+            Datapath = _runtime.OpenDatapath(UserspaceDatapathProvider.TypeName, name ?? "vsw" + Guid.NewGuid().ToString("N")[..8]);
         }
         catch
         {
-            Pool.Dispose();
+            _runtime.Dispose();
             throw;
         }
     }
 
     /// <summary>The datapath (generic API; throws <see cref="DatapathException"/> on errors).</summary>
-    public Datapath Datapath { get; }
+    public Vswitch.Datapath.Datapath Datapath { get; }
 
     /// <summary>The netdev registry ports are opened through (memory, tap, afpacket registered).</summary>
-    public NetdevRegistry Netdevs { get; }
+    public NetdevRegistry Netdevs => _runtime.Netdevs;
 
     /// <summary>The memory provider (to find memory devices by name and inject/take frames).</summary>
-    public MemoryNetdevProvider Memory { get; }
+    public MemoryNetdevProvider Memory => _runtime.Memory;
 
     /// <summary>The packet pool shared by every port's device.</summary>
-    public PacketPool Pool { get; }
+    public PacketPool Pool => _runtime.Pool;
 
     /// <summary>
     /// Opens a device of netdev <paramref name="type"/> named <paramref name="name"/> with <paramref name="options"/>
@@ -91,7 +87,7 @@ public sealed class DatapathHarness : IDisposable
     }
 
     /// <summary>The device of port <paramref name="portNo"/>; throws <see cref="KeyNotFoundException"/> when there is no such port.</summary>
-    public Netdev.Netdev GetDevice(uint portNo) =>
+    public Vswitch.Netdev.Netdev GetDevice(uint portNo) =>
         Datapath.FindPort(portNo)?.Device ?? throw new KeyNotFoundException($"datapath {Datapath.Name}: no port {portNo}");
 
     /// <summary>Removes port <paramref name="portNo"/> (its device is closed).</summary>
@@ -198,7 +194,7 @@ public sealed class DatapathHarness : IDisposable
         finally
         {
             Datapath.Dispose();
-            Pool.Dispose();
+            _runtime.Dispose();
         }
     }
 }

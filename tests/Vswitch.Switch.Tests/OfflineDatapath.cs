@@ -5,12 +5,13 @@ using Vswitch.Netdev;
 using Vswitch.Packets;
 using Vswitch.Switch.Normal;
 
-namespace Vswitch.Switch;
+namespace Vswitch.Switch.Tests;
 
 /// <summary>
-/// An in-memory <see cref="IBridgeDatapath"/>: ports and a flow table, no packet I/O. Upcalls are injected with
-/// <see cref="InjectUpcall"/>; executed packets are counted and released. It serves tests, <c>trace</c>, and a
-/// switch run without a packet datapath (configuration and control still work). Thread-safe.
+/// Test scaffolding: an in-memory <see cref="IBridgeDatapath"/> with ports and a flow table but no packet I/O, for
+/// tests of the bridge logic and of the daemon's commands and persistence. Upcalls are injected with
+/// <see cref="InjectUpcall"/>; executed packets are counted and released. Thread-safe. (Linked into
+/// Vswitch.Daemon.Tests; a running switch always has a real datapath.)
 /// </summary>
 public sealed class OfflineDatapath : IBridgeDatapath
 {
