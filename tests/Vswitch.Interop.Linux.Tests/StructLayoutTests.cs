@@ -123,6 +123,8 @@ public sealed partial class StructLayoutTests
         #include <linux/bpf.h>
         #include <linux/pkt_sched.h>
         #include <linux/pkt_cls.h>
+        #include <linux/membarrier.h>
+        #include <linux/ethtool.h>
 
         """;
 
