@@ -38,6 +38,20 @@ public class PollThreadTests
         Assert.All(table.PerThread, q => Assert.NotEmpty(q));
     }
 
+    [Theory]
+    [InlineData(0, 1, new[] { false })]              // manual mode: the control context is the only sender
+    [InlineData(1, 1, new[] { true })]               // poll thread 0 and the control context share queue 0
+    [InlineData(1, 2, new[] { false, false })]       // one queue each
+    [InlineData(2, 2, new[] { true, false })]        // senders 0 and 2 (control) on queue 0, sender 1 alone on queue 1
+    [InlineData(2, 4, new[] { false, false, false, false })]
+    public void TxQueueIsLockedOnlyWhenMoreThanOneSenderMapsToIt(int pollThreads, int txQueues, bool[] shared)
+    {
+        using var t = new ManualDatapath(new UserspaceDatapathOptions { PollThreads = pollThreads }, memOptions: $"queues={txQueues}");
+        var port = t.Dp.Backend.Ports.ByNumber[1]!;
+        Assert.Equal(shared, port.TxShared);
+        Assert.Equal(txQueues, port.TxLocks.Length);
+    }
+
     [Fact]
     public void ThreadsForwardFromEveryQueueAndWakeFromSleep()
     {

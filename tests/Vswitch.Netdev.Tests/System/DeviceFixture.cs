@@ -16,17 +16,13 @@ internal static class Devices
     /// </summary>
     public static void AssertWaitFdStaysQuiet(NetdevRxQueue queue)
     {
-        Assert.True(LibC.EpollCreate(LibC.EPOLL_CLOEXEC, out int ep).IsSuccess);
-        try
+        Assert.Equal(Errno.Success, EpollSet.Create(out var epoll));
+        using (epoll)
         {
-            Assert.True(LibC.EpollCtl(ep, LibC.EPOLL_CTL_ADD, queue.WaitFd, LibC.EPOLLIN, 0).IsSuccess);
-            var events = new LibC.epoll_event[1];
-            Assert.True(LibC.EpollWait(ep, events, 0, out int n).IsSuccess);
+            Assert.True(epoll!.Add(queue.WaitFd, 0).IsSuccess);
+            var events = new EpollEvent[1];
+            Assert.True(epoll.Wait(events, 0, out int n).IsSuccess);
             Assert.Equal(0, n);
-        }
-        finally
-        {
-            LibC.Close(ep);
         }
     }
 

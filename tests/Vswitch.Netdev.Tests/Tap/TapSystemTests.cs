@@ -52,7 +52,7 @@ public sealed class TapSystemTests : IDisposable
         // A tap is up with carrier once an fd is attached and it is administratively up.
         Assert.True(Devices.WaitFor(() => dev.GetLinkState(out var s).IsSuccess && s == LinkState.Up));
         dev.Dispose();
-        Assert.True(Devices.WaitFor(() => LibC.IfNameToIndex(kname, out _).IsError), "non-persistent tap must vanish on close");
+        Assert.True(Devices.WaitFor(() => NetDevice.NameToIndex(kname, out _).IsError), "non-persistent tap must vanish on close");
     }
 
     [RootFact]
@@ -99,7 +99,7 @@ public sealed class TapSystemTests : IDisposable
                 Assert.Equal(MacAddress.Parse("02:aa:bb:cc:dd:01"), mac);
                 Assert.Equal("true", first.GetInfo().Status["persist"]);
             }
-            Assert.True(LibC.IfNameToIndex(name, out _).IsSuccess, "persist=true must keep the interface after close");
+            Assert.True(NetDevice.NameToIndex(name, out _).IsSuccess, "persist=true must keep the interface after close");
             // Attaching to the existing persistent tap keeps its MAC. (A child process another test is forking
             // at this moment may hold our closed fd until its exec: EBUSY for a moment, so retry briefly.)
             Assert.True(NetdevOptions.TryParse($"iface={name}", out var attach, out _));
