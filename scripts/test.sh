@@ -4,11 +4,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# Stale leftovers of earlier runs (only names with our test prefix): the tests sweep too.
-if [ "$(id -u)" = 0 ] && command -v ip >/dev/null; then
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^vsw' || true); do ip netns del "$ns" 2>/dev/null || true; done
-    for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^vsw' || true); do ip link del "$l" 2>/dev/null || true; done
-fi
+# Leftovers of earlier runs whose test process died: only what this suite recorded (and marked) when it created it,
+# never anything else named vsw* (a user's lab, a running switch). docs/system-tests.md, "Hygiene".
+./scripts/sweep-test-leftovers.sh
 
 log=$(mktemp /tmp/vsw-test-XXXXXX.log)
 trap 'rm -f "$log"' EXIT
@@ -21,6 +19,8 @@ if [ "$build" != 0 ]; then
 fi
 dotnet test Vswitch.slnx -c Release --no-build -nologo -m:1 "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
+# What a test process of this run left behind (it crashed, or a cleanup failed) is removed now and listed.
+./scripts/sweep-test-leftovers.sh
 # Sum the per-assembly summaries: "Passed!  - Failed:     0, Passed:    12, Skipped:     0, Total: ..."
 read -r passed failed skipped < <(grep -E '^(Passed|Failed)!' "$log" | sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\2 \1 \3/' \
     | awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}')

@@ -229,11 +229,11 @@ public sealed class ControlServer : IDisposable
         var err = PeerCredentials.Get((int)client.SafeHandle.DangerousGetHandle(), out var cred);
         if (err.IsError)
             return CommandResult.Fail($"permission denied: cannot read the peer credentials of the control connection ({err})", 1);
-        if (cred.uid != 0)
+        if (cred.UserId != 0)
         {
             s_refused.Increment();
-            s_log.LogLimited(s_limit, VLogLevel.Warn, "refused non-root client", ("uid", cred.uid), ("pid", cred.pid));
-            return CommandResult.Fail($"permission denied: the vswitch control socket {Path} accepts only root (client uid {cred.uid}, pid {cred.pid})", 1);
+            s_log.LogLimited(s_limit, VLogLevel.Warn, "refused non-root client", ("uid", cred.UserId), ("pid", cred.ProcessId));
+            return CommandResult.Fail($"permission denied: the vswitch control socket {Path} accepts only root (client uid {cred.UserId}, pid {cred.ProcessId})", 1);
         }
         if (!ControlProtocol.TryDecodeRequest(line, out var command, out var args, out var perr))
         {

@@ -7,7 +7,7 @@ namespace Vswitch.Interop.Linux;
 // x86-64 and aarch64 Linux (LP64) and are checked against the real headers by
 // tests/Vswitch.Interop.Linux.Tests/StructLayoutTests.cs.
 #pragma warning disable CA1707, CS8981 // C names: underscores and all-lower-case struct names.
-public static unsafe partial class LibC
+internal static unsafe partial class LibC
 {
     // ---- fcntl.h ----
     /// <summary><c>O_RDWR</c>.</summary>
@@ -50,6 +50,8 @@ public static unsafe partial class LibC
     public const int SO_SNDBUFFORCE = 32;
     /// <summary><c>SO_RCVBUFFORCE</c>.</summary>
     public const int SO_RCVBUFFORCE = 33;
+    /// <summary><c>SO_PEERCRED</c>: the peer's <c>struct ucred</c>.</summary>
+    public const int SO_PEERCRED = 17;
     /// <summary><c>SO_ERROR</c>.</summary>
     public const int SO_ERROR = 4;
     /// <summary><c>MSG_TRUNC</c>: the datagram was longer than the buffer.</summary>
@@ -66,6 +68,8 @@ public static unsafe partial class LibC
     public const int IFF_BROADCAST = 0x2;
     /// <summary><c>IFF_LOOPBACK</c>.</summary>
     public const int IFF_LOOPBACK = 0x8;
+    /// <summary><c>IFF_NOARP</c>.</summary>
+    public const int IFF_NOARP = 0x80;
     /// <summary><c>IFF_RUNNING</c>.</summary>
     public const int IFF_RUNNING = 0x40;
     /// <summary><c>IFF_PROMISC</c>.</summary>
@@ -204,6 +208,18 @@ public static unsafe partial class LibC
     public const uint TP_STATUS_VLAN_TPID_VALID = 0x40;
     /// <summary><c>TP_STATUS_CSUM_VALID</c>.</summary>
     public const uint TP_STATUS_CSUM_VALID = 0x80;
+
+    /// <summary><c>struct ucred</c> (12 bytes, sys/socket.h): a unix socket peer's credentials.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct ucred
+    {
+        /// <summary>Process id.</summary>
+        public int pid;
+        /// <summary>User id.</summary>
+        public uint uid;
+        /// <summary>Group id.</summary>
+        public uint gid;
+    }
 
     /// <summary><c>struct ifreq</c> (40 bytes): a name plus a union; only the members we use.</summary>
     [StructLayout(LayoutKind.Explicit, Size = 40)]

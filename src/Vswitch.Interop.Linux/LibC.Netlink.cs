@@ -4,7 +4,7 @@ namespace Vswitch.Interop.Linux;
 
 // linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/if_addr.h under their C names.
 #pragma warning disable CA1707, CS8981 // C names: underscores and all-lower-case struct names.
-public static partial class LibC
+internal static partial class LibC
 {
     /// <summary><c>NETLINK_ROUTE</c>.</summary>
     public const int NETLINK_ROUTE = 0;

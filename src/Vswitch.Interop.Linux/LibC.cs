@@ -6,7 +6,7 @@ namespace Vswitch.Interop.Linux;
 /// Thin wrappers over libc system calls. Every function returns an <see cref="Errno"/> (or a
 /// non-negative count) and never throws. Names and constants follow the C headers.
 /// </summary>
-public static unsafe partial class LibC
+internal static unsafe partial class LibC
 {
     private const string Lib = "libc";
 

@@ -2,6 +2,32 @@ using System.Text;
 
 namespace Vswitch.Interop.Linux;
 
+/// <summary>Interface flags (<c>IFF_*</c> of linux/if.h) as SIOCGIFFLAGS and rtnetlink report them.</summary>
+[Flags]
+public enum InterfaceFlags : uint
+{
+    /// <summary>None.</summary>
+    None = 0,
+    /// <summary>Administratively up (<c>IFF_UP</c>).</summary>
+    Up = LibC.IFF_UP,
+    /// <summary>Broadcast capable (<c>IFF_BROADCAST</c>).</summary>
+    Broadcast = LibC.IFF_BROADCAST,
+    /// <summary>Loopback (<c>IFF_LOOPBACK</c>).</summary>
+    Loopback = LibC.IFF_LOOPBACK,
+    /// <summary>No ARP on this interface (<c>IFF_NOARP</c>).</summary>
+    NoArp = LibC.IFF_NOARP,
+    /// <summary>Operationally running (<c>IFF_RUNNING</c>).</summary>
+    Running = LibC.IFF_RUNNING,
+    /// <summary>Receives all frames (<c>IFF_PROMISC</c>).</summary>
+    Promiscuous = LibC.IFF_PROMISC,
+    /// <summary>Receives all multicast (<c>IFF_ALLMULTI</c>).</summary>
+    AllMulticast = LibC.IFF_ALLMULTI,
+    /// <summary>Multicast capable (<c>IFF_MULTICAST</c>).</summary>
+    Multicast = LibC.IFF_MULTICAST,
+    /// <summary>Carrier present (<c>IFF_LOWER_UP</c>; rtnetlink only).</summary>
+    LowerUp = LibC.IFF_LOWER_UP,
+}
+
 /// <summary>
 /// Interface control by name through <c>struct ifreq</c> ioctls (SIOCGIFFLAGS, SIOCSIFHWADDR, ...) on a
 /// control socket of the calling process's network namespace at first use. Every call returns an
@@ -31,7 +57,7 @@ public static unsafe class NetDevice
     }
 
     /// <summary>Fills <c>ifr_name</c>; EINVAL when the name is empty or longer than IFNAMSIZ-1 bytes.</summary>
-    public static Errno SetName(ref LibC.ifreq ifr, string name)
+    internal static Errno SetName(ref LibC.ifreq ifr, string name)
     {
         if (string.IsNullOrEmpty(name)) return Errno.EINVAL;
         int bytes = Encoding.UTF8.GetByteCount(name);
@@ -46,7 +72,7 @@ public static unsafe class NetDevice
     }
 
     /// <summary>Reads <c>ifr_name</c>.</summary>
-    public static string GetName(in LibC.ifreq ifr)
+    internal static string GetName(in LibC.ifreq ifr)
     {
         fixed (byte* p = ifr.ifr_name)
         {
@@ -73,20 +99,20 @@ public static unsafe class NetDevice
         fixed (LibC.ifreq* p = &ifr) return LibC.Ioctl(fd, request, p);
     }
 
-    /// <summary>SIOCGIFFLAGS: the IFF_* flags.</summary>
-    public static Errno GetFlags(string name, out int flags)
+    /// <summary>SIOCGIFFLAGS: the interface flags (the low 16 bits; <see cref="InterfaceFlags.LowerUp"/> only comes from rtnetlink).</summary>
+    public static Errno GetFlags(string name, out InterfaceFlags flags)
     {
         LibC.ifreq ifr = default;
         var e = Call(name, LibC.SIOCGIFFLAGS, ref ifr);
-        flags = e.IsSuccess ? (ushort)ifr.ifr_flags : 0;
+        flags = e.IsSuccess ? (InterfaceFlags)(ushort)ifr.ifr_flags : InterfaceFlags.None;
         return e;
     }
 
-    /// <summary>SIOCSIFFLAGS: sets the IFF_* flags (low 16 bits).</summary>
-    public static Errno SetFlags(string name, int flags)
+    /// <summary>SIOCSIFFLAGS: sets the interface flags (low 16 bits).</summary>
+    public static Errno SetFlags(string name, InterfaceFlags flags)
     {
         LibC.ifreq ifr = default;
-        ifr.ifr_flags = (short)flags;
+        ifr.ifr_flags = (short)(ushort)flags;
         return Call(name, LibC.SIOCSIFFLAGS, ref ifr);
     }
 
@@ -94,11 +120,11 @@ public static unsafe class NetDevice
     /// Reads the flags, clears <paramref name="off"/>, sets <paramref name="on"/> and writes them back when they
     /// differ, returning the flags before in <paramref name="old"/>. On error nothing changed.
     /// </summary>
-    public static Errno UpdateFlags(string name, int off, int on, out int old)
+    public static Errno UpdateFlags(string name, InterfaceFlags off, InterfaceFlags on, out InterfaceFlags old)
     {
         var e = GetFlags(name, out old);
         if (e.IsError) return e;
-        int updated = (old & ~off) | on;
+        var updated = (old & ~off) | on;
         return updated == old ? Errno.Success : SetFlags(name, updated);
     }
 
@@ -127,6 +153,9 @@ public static unsafe class NetDevice
         ifindex = e.IsSuccess ? ifr.ifr_ifindex : 0;
         return e;
     }
+
+    /// <summary>if_nametoindex(3): ENODEV when no interface of that name exists in this network namespace.</summary>
+    public static Errno NameToIndex(string name, out int ifIndex) => LibC.IfNameToIndex(name, out ifIndex);
 
     /// <summary>SIOCGIFHWADDR: the 6-byte Ethernet address into <paramref name="mac"/>.</summary>
     public static Errno GetHardwareAddress(string name, Span<byte> mac)

@@ -7,15 +7,15 @@ namespace Vswitch.Interop.Linux;
 /// <summary>One network interface as rtnetlink reports it (RTM_NEWLINK / RTM_DELLINK).</summary>
 /// <param name="IfIndex">Kernel interface index.</param>
 /// <param name="Name">Interface name (IFLA_IFNAME), or empty.</param>
-/// <param name="Flags">IFF_* flags (IFF_UP, IFF_RUNNING, IFF_LOWER_UP, ...).</param>
+/// <param name="Flags">Interface flags (up, running, carrier (lower up), ...).</param>
 /// <param name="OperState">RFC 2863 operational state (IF_OPER_UP = 6, IF_OPER_DOWN = 2, ...).</param>
 /// <param name="Mtu">MTU (IFLA_MTU), or 0.</param>
 /// <param name="Address">Hardware address (IFLA_ADDRESS), or empty.</param>
 /// <param name="Deleted">True for RTM_DELLINK: the interface left this namespace (deleted or moved).</param>
-public sealed record NetlinkLink(int IfIndex, string Name, uint Flags, byte OperState, int Mtu, byte[] Address, bool Deleted)
+public sealed record NetlinkLink(int IfIndex, string Name, InterfaceFlags Flags, byte OperState, int Mtu, byte[] Address, bool Deleted)
 {
     /// <summary>True when the interface is up with carrier (IFF_UP and IFF_LOWER_UP/IFF_RUNNING).</summary>
-    public bool IsLinkUp => !Deleted && (Flags & LibC.IFF_UP) != 0 && (Flags & (LibC.IFF_LOWER_UP | LibC.IFF_RUNNING)) != 0;
+    public bool IsLinkUp => !Deleted && (Flags & InterfaceFlags.Up) != 0 && (Flags & (InterfaceFlags.LowerUp | InterfaceFlags.Running)) != 0;
 }
 
 /// <summary>
@@ -235,7 +235,7 @@ public static unsafe class RtNetlink
             }
             off += LibC.RTA_ALIGN(rta.rta_len);
         }
-        link = new NetlinkLink(info.ifi_index, name, info.ifi_flags, operState, mtu, address, hdr.nlmsg_type == LibC.RTM_DELLINK);
+        link = new NetlinkLink(info.ifi_index, name, (InterfaceFlags)info.ifi_flags, operState, mtu, address, hdr.nlmsg_type == LibC.RTM_DELLINK);
         return true;
     }
 }

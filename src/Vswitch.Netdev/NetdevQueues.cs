@@ -4,12 +4,13 @@ namespace Vswitch.Netdev;
 
 /// <summary>
 /// A receive queue. Exactly one thread (a poll thread) calls <see cref="Receive"/>,
-/// <see cref="PrepareToWait"/>, <see cref="FinishWait"/> and <see cref="Drain"/> for a given queue at a time.
+/// <see cref="PrepareToWait"/>, <see cref="FinishWait(bool)"/> and <see cref="Drain"/> for a given queue at a time.
 /// </summary>
 /// <remarks>
-/// Sleeping: <c>if (Receive(ref b) == 0 &amp;&amp; PrepareToWait()) { epoll_wait on WaitFd; FinishWait(); }</c>.
-/// After <see cref="PrepareToWait"/> returned true the poll thread must call <see cref="FinishWait"/> once it stops
-/// waiting, whether or not it actually slept. See docs/netdev-contract.md.
+/// Sleeping: <c>if (Receive(ref b) == 0 &amp;&amp; PrepareToWait()) { epoll wait on WaitFd; FinishWait(fired); }</c>
+/// where <c>fired</c> says whether epoll reported <see cref="WaitFd"/> ready. After <see cref="PrepareToWait"/> returned
+/// true the poll thread must call <see cref="FinishWait(bool)"/> once it stops waiting, whether or not it actually
+/// slept. See docs/netdev-contract.md.
 /// </remarks>
 public abstract class NetdevRxQueue
 {
@@ -52,8 +53,18 @@ public abstract class NetdevRxQueue
     /// </summary>
     public virtual bool PrepareToWait() => true;
 
-    /// <summary>Called by the poll thread after waking, to consume a wake-up signal if the provider uses one.</summary>
-    public virtual void FinishWait() { }
+    /// <summary>
+    /// Called by the poll thread after waking, to disarm and to consume a wake-up signal if the provider uses one.
+    /// <paramref name="signalled"/> is true when epoll reported <see cref="WaitFd"/> ready during the wait: a provider
+    /// that signals an eventfd reads it only then (no system call for queues that did not fire). Never blocks.
+    /// </summary>
+    public virtual void FinishWait(bool signalled) { }
+
+    /// <summary>
+    /// <see cref="FinishWait(bool)"/> for a caller that does not know which descriptors fired: consumes any pending
+    /// signal (one system call for providers that signal an eventfd).
+    /// </summary>
+    public void FinishWait() => FinishWait(signalled: true);
 
     /// <summary>Discards every pending packet (OVS's rxq_drain); returns how many were discarded. Never blocks.</summary>
     public abstract int Drain();

@@ -267,8 +267,9 @@ public sealed class Bridge : IDisposable
             {
                 s_macMove.Increment();
                 Interlocked.Increment(ref _macMoves);
-                s_log.LogLimited(s_upcallLimit, VLogLevel.Info, "MAC moved", ("bridge", Name), ("mac", key.EthSrc), ("vlan", decision.Vlan),
-                    ("from", learning.PreviousPort), ("to", key.InPort));
+                if (s_log.IsEnabled(VLogLevel.Info, s_upcallLimit))
+                    s_log.Log(VLogLevel.Info, "MAC moved", ("bridge", Name), ("mac", key.EthSrc), ("vlan", decision.Vlan),
+                        ("from", learning.PreviousPort), ("to", key.InPort));
             }
             // A move is rare and its stale flows misdeliver traffic: fix them before the next upcall. New addresses
             // only turn flooding into unicast, so the revalidator thread handles them.
@@ -291,7 +292,8 @@ public sealed class Bridge : IDisposable
             else if (err != Errno.EEXIST)
             {
                 s_flowPutFail.Increment();
-                s_log.LogLimited(s_upcallLimit, VLogLevel.Warn, "flow put failed", ("bridge", Name), ("error", err), ("flow", OdpFlowFormatter.Format(masked, mask)));
+                if (s_log.IsEnabled(VLogLevel.Warn, s_upcallLimit))
+                    s_log.Log(VLogLevel.Warn, "flow put failed", ("bridge", Name), ("error", err), ("flow", OdpFlowFormatter.Format(masked, mask)));
             }
         }
         else
@@ -305,7 +307,8 @@ public sealed class Bridge : IDisposable
             if (err.IsError)
             {
                 s_executeFail.Increment();
-                s_log.LogLimited(s_upcallLimit, VLogLevel.Warn, "execute failed", ("bridge", Name), ("error", err));
+                if (s_log.IsEnabled(VLogLevel.Warn, s_upcallLimit))
+                    s_log.Log(VLogLevel.Warn, "execute failed", ("bridge", Name), ("error", err));
             }
         }
         return decision;
@@ -341,7 +344,8 @@ public sealed class Bridge : IDisposable
                 if (r.Verdict == FlowVerdict.Delete)
                 {
                     if (Datapath.DeleteFlow(r.Flow.Key, r.Flow.Mask).IsSuccess) deleted++;
-                    s_log.Dbg("flow deleted", ("bridge", Name), ("reason", r.Reason), ("flow", OdpFlowFormatter.Format(r.Flow.Key, r.Flow.Mask)));
+                    if (s_log.IsEnabled(VLogLevel.Dbg))
+                        s_log.Dbg("flow deleted", ("bridge", Name), ("reason", r.Reason), ("flow", OdpFlowFormatter.Format(r.Flow.Key, r.Flow.Mask)));
                 }
                 else if (r.Verdict == FlowVerdict.Modify)
                 {
@@ -350,7 +354,8 @@ public sealed class Bridge : IDisposable
                         Interlocked.Increment(ref _flowsModified);
                         s_flowMod.Increment();
                     }
-                    s_log.Dbg("flow modified", ("bridge", Name), ("reason", r.Reason), ("flow", OdpFlowFormatter.Format(r.Flow.Key, r.Flow.Mask)));
+                    if (s_log.IsEnabled(VLogLevel.Dbg))
+                        s_log.Dbg("flow modified", ("bridge", Name), ("reason", r.Reason), ("flow", OdpFlowFormatter.Format(r.Flow.Key, r.Flow.Mask)));
                 }
             }
             Interlocked.Add(ref _flowsDeleted, deleted);
@@ -439,7 +444,8 @@ public sealed class Bridge : IDisposable
             if (err.IsError)
             {
                 if (token.IsCancellationRequested) break;
-                s_log.LogLimited(s_upcallLimit, VLogLevel.Warn, "upcall receive error", ("bridge", Name), ("error", err));
+                if (s_log.IsEnabled(VLogLevel.Warn, s_upcallLimit))
+                    s_log.Log(VLogLevel.Warn, "upcall receive error", ("bridge", Name), ("error", err));
                 Thread.Sleep(50);
                 continue;
             }

@@ -146,7 +146,7 @@ public class ControlHostileTests
                 s.Send("{\"command\":\"ver"u8);   // half a request, never finished
                 stalled.Add(s);
             }
-            WaitFor.Condition(() => server.ActiveConnections == 50, TimeSpan.FromSeconds(20), "the 50 stalled connections to be accepted");
+            Wait.For(() => server.ActiveConnections == 50, "the 50 stalled connections to be accepted", TimeSpan.FromSeconds(20));
             var sw = Stopwatch.StartNew();
             var r = ControlClient.Send(path, "add-br", ["br0"], TimeSpan.FromSeconds(20));
             sw.Stop();
@@ -179,7 +179,7 @@ public class ControlHostileTests
                 s.Send("{\"comm"u8);
                 stalled.Add(s);
             }
-            WaitFor.Condition(() => server.ActiveConnections == 4, TimeSpan.FromSeconds(20), "4 stalled connections");
+            Wait.For(() => server.ActiveConnections == 4, "4 stalled connections", TimeSpan.FromSeconds(20));
             // The fifth is answered at once with "busy", not queued behind the others.
             var busy = ControlClient.Send(path, "version", [], TimeSpan.FromSeconds(20));
             Assert.False(busy.Ok);
@@ -195,7 +195,7 @@ public class ControlHostileTests
                 Assert.Contains("no complete request within 1.5 s", r.Error);
                 Assert.Null(ReadLine(s));   // closed
             }
-            WaitFor.Condition(() => server.ActiveConnections == 0, TimeSpan.FromSeconds(20), "the stalled connections to be closed");
+            Wait.For(() => server.ActiveConnections == 0, "the stalled connections to be closed", TimeSpan.FromSeconds(20));
             AssertStillServes(path);
         }
         finally
@@ -205,16 +205,3 @@ public class ControlHostileTests
     }
 }
 
-/// <summary>Waits for a condition with a generous deadline (never sleep-then-assert).</summary>
-internal static class WaitFor
-{
-    public static void Condition(Func<bool> condition, TimeSpan timeout, string what)
-    {
-        var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
-        while (!condition())
-        {
-            if (Environment.TickCount64 > deadline) throw new TimeoutException($"timed out after {timeout.TotalSeconds} s waiting for {what}");
-            Thread.Sleep(10);
-        }
-    }
-}

@@ -24,6 +24,7 @@ public partial class HostileTrafficTests(ITestOutputHelper output)
             var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (var a in (string[])["netns", "exec", ns, .. command]) psi.ArgumentList.Add(a);
             _p = Process.Start(psi)!;
+            TestObjects.RecordProcess(_p);   // the sweep ends it if this test process dies first
             _p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_out) _out.AppendLine(e.Data); };
             _p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_out) _out.AppendLine(e.Data); };
             _p.BeginOutputReadLine();
@@ -35,7 +36,7 @@ public partial class HostileTrafficTests(ITestOutputHelper output)
 
         public void WaitForOutput(string text, TimeSpan timeout)
         {
-            WaitFor.Condition(() => Output.Contains(text, StringComparison.Ordinal) || _p.HasExited, timeout, $"'{text}' from {_p.StartInfo.ArgumentList.Last()}");
+            Wait.For(() => Output.Contains(text, StringComparison.Ordinal) || _p.HasExited, $"'{text}' from {_p.StartInfo.ArgumentList.Last()}", timeout);
             Assert.True(Output.Contains(text, StringComparison.Ordinal), $"exited without '{text}':\n{Output}");
         }
 
@@ -74,7 +75,7 @@ public partial class HostileTrafficTests(ITestOutputHelper output)
         using var topo = new Topology();
         using var sw = new SwitchProcess(dll, dir.Path);
         sw.Start();
-        var br = $"vsw{topo.Id}br";
+        var br = topo.Bridge;
         Assert.Equal(0, sw.Ctl("ctl", "add-br", br).Exit);
         var flooder = topo.AddHost("f", "10.231.11.9/24");
         var hostB = topo.AddHost("b", "10.231.11.2/24");
@@ -85,14 +86,13 @@ public partial class HostileTrafficTests(ITestOutputHelper output)
         // Random locally administered source MACs to an unknown unicast address: every frame is a new flow (a miss).
         var conf = Path.Combine(dir.Path, "flood.cfg");
         File.WriteAllText(conf, "{ 0x02, 0x00, 0x00, 0x00, 0x00, 0x99, 0x02, drnd(5), c16(0x88b5), fill(0x41, 46) }\n");
-        using var flood = new NsTool($"vsw{topo.Id}f", "trafgen", "-o", "eth0", "-i", conf, "--cpus", "1", "-t", "10us", "-q");
-        WaitFor.Condition(() => PortUpcalls(sw, br).GetValueOrDefault(flooder).Upcalls > 5000 || flood.HasExited,
-            TimeSpan.FromSeconds(30), "the flood to reach the switch");
+        using var flood = new NsTool(topo.Ns("f"), "trafgen", "-o", "eth0", "-i", conf, "--cpus", "1", "-t", "10us", "-q");
+        Wait.For(() => PortUpcalls(sw, br).GetValueOrDefault(flooder).Upcalls > 5000 || flood.HasExited, "the flood to reach the switch", TimeSpan.FromSeconds(30));
         Assert.False(flood.HasExited, "trafgen stopped: " + flood.Output);
 
         // New flows between b and c while the storm lasts: the flood keeps evicting their MACs, so their flows are
         // revalidated away and re-learned through upcalls again and again.
-        var ping = Sh.Run("ip", "netns", "exec", $"vsw{topo.Id}b", "ping", "-c", "40", "-i", "0.2", "-W", "3", "10.231.11.3");
+        var ping = Sh.Run("ip", "netns", "exec", topo.Ns("b"), "ping", "-c", "40", "-i", "0.2", "-W", "3", "10.231.11.3");
         var during = PortUpcalls(sw, br);
         flood.Stop();
 
@@ -137,7 +137,7 @@ public partial class HostileTrafficTests(ITestOutputHelper output)
         using var topo = new Topology();
         using var sw = new SwitchProcess(dll, dir.Path);
         sw.Start();
-        var br = $"vsw{topo.Id}br";
+        var br = topo.Bridge;
         Assert.Equal(0, sw.Ctl("ctl", "add-br", br).Exit);
         Assert.Equal(0, sw.Ctl("ctl", "add-port", br, topo.AddHost("a", "10.231.12.1/24"), "tag=10").Exit);
         Assert.Equal(0, sw.Ctl("ctl", "add-port", br, topo.AddHost("b", "10.231.12.2/24"), "tag=20").Exit);
@@ -150,7 +150,7 @@ public partial class HostileTrafficTests(ITestOutputHelper output)
             foreach (var tag in new[] { "b", "n", "t" })
             {
                 var file = Path.Combine(dir.Path, $"{tag}.pcap");
-                captures[tag] = (new NsTool($"vsw{topo.Id}{tag}", "tcpdump", "-U", "-n", "-i", "eth0", "-w", file), file);
+                captures[tag] = (new NsTool(topo.Ns(tag), "tcpdump", "-U", "-n", "-i", "eth0", "-w", file), file);
             }
             foreach (var (tool, _) in captures.Values) tool.WaitForOutput("listening on", TimeSpan.FromSeconds(20));
 
@@ -163,19 +163,19 @@ public partial class HostileTrafficTests(ITestOutputHelper output)
                 sendp([hop(Dot1Q(vlan=0, prio=3), b"HOPQ"), hop(Dot1AD(vlan=0, prio=3), b"HOPAD")], iface="eth0", verbose=False)
                 sendp(Ether(dst=bcast, src="02:00:00:00:0a:01") / IP(dst="10.231.12.255") / UDP(dport=9999) / Raw(b"CTRL10"), iface="eth0", verbose=False)
                 """;
-            var r = Sh.Run("ip", "netns", "exec", $"vsw{topo.Id}a", "/usr/bin/python3", "-c", Send);
+            var r = Sh.Run("ip", "netns", "exec", topo.Ns("a"), "/usr/bin/python3", "-c", Send);
             Assert.True(r.Exit == 0, r.Output);
             // A control for VLAN 20 from the trunk, so b's capture window is defined by traffic too.
             const string Send20 = """
                 from scapy.all import Ether, Dot1Q, IP, UDP, Raw, sendp
                 sendp(Ether(dst="ff:ff:ff:ff:ff:ff", src="02:00:00:00:0a:09") / Dot1Q(vlan=20) / IP(dst="10.231.12.255") / UDP(dport=9999) / Raw(b"CTRL20"), iface="eth0", verbose=False)
                 """;
-            r = Sh.Run("ip", "netns", "exec", $"vsw{topo.Id}t", "/usr/bin/python3", "-c", Send20);
+            r = Sh.Run("ip", "netns", "exec", topo.Ns("t"), "/usr/bin/python3", "-c", Send20);
             Assert.True(r.Exit == 0, r.Output);
 
-            WaitFor.Condition(() => ReadPcap(captures["t"].File).Exists(f => Carries(f, "CTRL10"))
+            Wait.For(() => ReadPcap(captures["t"].File).Exists(f => Carries(f, "CTRL10"))
                 && ReadPcap(captures["n"].File).Exists(f => Carries(f, "CTRL10"))
-                && ReadPcap(captures["b"].File).Exists(f => Carries(f, "CTRL20")), TimeSpan.FromSeconds(20), "the control frames");
+                && ReadPcap(captures["b"].File).Exists(f => Carries(f, "CTRL20")), "the control frames", TimeSpan.FromSeconds(20));
             foreach (var (tool, _) in captures.Values) tool.Stop();
 
             foreach (var (tag, (_, file)) in captures)
@@ -184,7 +184,7 @@ public partial class HostileTrafficTests(ITestOutputHelper output)
                 Assert.DoesNotContain(frames, f => Carries(f, "HOP"));
             }
             var trace = sw.Ctl("appctl", "ofproto/trace", br,
-                $"in_port(vsw{topo.Id}ah),eth(src=02:00:00:00:0a:01,dst=ff:ff:ff:ff:ff:ff),eth_type(0x8100),vlan(vid=0,pcp=3),encap(eth_type(0x8100),vlan(vid=20),encap(eth_type(0x0800),ipv4(src=10.231.12.1,dst=10.231.12.255,proto=17,tos=0,ttl=64,frag=no),udp(src=9999,dst=9999)))").Output;
+                $"in_port({topo.HostEnd("a")}),eth(src=02:00:00:00:0a:01,dst=ff:ff:ff:ff:ff:ff),eth_type(0x8100),vlan(vid=0,pcp=3),encap(eth_type(0x8100),vlan(vid=20),encap(eth_type(0x0800),ipv4(src=10.231.12.1,dst=10.231.12.255,proto=17,tos=0,ttl=64,frag=no),udp(src=9999,dst=9999)))").Output;
             Assert.Contains("carries a second VLAN tag (VID 20", trace);
         }
         finally

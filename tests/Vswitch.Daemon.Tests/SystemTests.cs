@@ -28,24 +28,35 @@ internal static class Sh
 
 /// <summary>
 /// Namespaces joined to the switch by veth pairs (host end attached with afpacket): they survive a switch restart.
-/// Everything is named vsw&lt;id&gt;... and removed on dispose.
+/// Every name is this run's (<see cref="TestObjects"/>, recorded for the sweep); everything is removed on dispose.
 /// </summary>
 internal sealed class Topology : IDisposable
 {
-    public readonly string Id = Guid.NewGuid().ToString("N")[..5];
+    /// <summary>The bridge's name (recorded like an interface: a datapath may give the bridge a kernel interface of that name).</summary>
+    public readonly string Bridge = TestObjects.NewLink('b');
     private readonly List<string> _namespaces = [];
     private readonly List<string> _links = [];
+    private readonly Dictionary<string, (string Ns, string HostEnd, string Address)> _hosts = [];
 
-    /// <summary>Creates namespace vsw{id}{tag} with a veth whose host end is vsw{id}{tag}h and namespace end eth0 at <paramref name="cidr"/>.</summary>
+    /// <summary>The namespace of host <paramref name="tag"/>.</summary>
+    public string Ns(string tag) => _hosts[tag].Ns;
+
+    /// <summary>The veth host end (the switch port's interface) of host <paramref name="tag"/>.</summary>
+    public string HostEnd(string tag) => _hosts[tag].HostEnd;
+
+    /// <summary>Creates a namespace with a veth whose host end is returned and whose namespace end is eth0 at <paramref name="cidr"/>.</summary>
     public string AddHost(string tag, string cidr, int? vlan = null)
     {
-        var ns = $"vsw{Id}{tag}";
-        var host = $"vsw{Id}{tag}h";
-        var peer = $"vsw{Id}{tag}p";
+        var ns = TestObjects.NewNamespace();
+        var host = TestObjects.NewLink('h');
+        var peer = TestObjects.NewLink('p');
         Sh.Ok("ip", "netns", "add", ns);
         _namespaces.Add(ns);
+        _hosts[tag] = (ns, host, cidr.Split('/')[0]);
         Sh.Ok("ip", "link", "add", host, "type", "veth", "peer", "name", peer);
         _links.Add(host);
+        TestObjects.MarkLink(host);
+        TestObjects.MarkLink(peer);
         Sh.Ok("ip", "link", "set", peer, "netns", ns);
         Sh.Ok("ip", "-n", ns, "link", "set", peer, "name", "eth0");
         Sh.Ok("ip", "-n", ns, "link", "set", "lo", "up");
@@ -64,13 +75,87 @@ internal sealed class Topology : IDisposable
         return host;
     }
 
-    public bool Ping(string fromTag, string address, int count = 2) =>
-        Sh.Run("ip", "netns", "exec", $"vsw{Id}{fromTag}", "ping", "-c", count.ToString(), "-i", "0.2", "-W", "1", address).Exit == 0;
+    /// <summary>True when one of <paramref name="count"/> pings gets its reply within <paramref name="replySeconds"/> (generous: a passing ping does not wait for it).</summary>
+    public bool Ping(string fromTag, string address, int count = 2, int replySeconds = 5) =>
+        Sh.Run("ip", "netns", "exec", Ns(fromTag), "ping", "-c", count.ToString(), "-i", "0.2", "-W", replySeconds.ToString(), address).Exit == 0;
+
+    /// <summary>
+    /// A negative check whose window is defined by traffic, not by a ping timeout: <paramref name="fromTag"/> pings
+    /// <paramref name="address"/> (host <paramref name="targetTag"/>, which must be out of reach) with an empty ARP
+    /// cache; once its ARP request is on the wire, a control ping from the same host to <paramref name="controlAddress"/>
+    /// (same VLAN, also resolved afresh, so its ARP broadcast enters the switch at the same port after the first and takes
+    /// the same flood) must get its reply. Only then is the first ping stopped. True when the first ping got a reply or
+    /// the target heard the sender's ARP (it keeps a neighbour entry for an ARP request addressed to it).
+    /// </summary>
+    public bool PingWithControl(string fromTag, string address, string targetTag, string controlAddress, out string detail)
+    {
+        string ns = Ns(fromTag);
+        Sh.Ok("ip", "-n", ns, "neigh", "flush", "all");
+        using var negative = new BackgroundCommand("ip", "netns", "exec", ns, "ping", "-n", "-c", "1", "-W", "10", address);
+        // The kernel sends the first ARP request in the same call that creates the (INCOMPLETE) neighbour entry.
+        Wait.For(() => negative.HasExited || Sh.Run("ip", "-n", ns, "neigh", "show", address).Output.Trim().Length > 0,
+            () => $"{fromTag}'s ARP request for {address}: {negative.Output}");
+        var control = Sh.Run("ip", "netns", "exec", ns, "ping", "-n", "-c", "1", "-W", "5", controlAddress);
+        Assert.True(control.Exit == 0, $"control ping {fromTag} -> {controlAddress} failed: {control.Output}");
+        string heard = Sh.Run("ip", "-n", Ns(targetTag), "neigh", "show", _hosts[fromTag].Address).Output.Trim();
+        int exit = negative.Interrupt();
+        detail = $"ping {fromTag} -> {address} (exit {exit}): {negative.Output}; {targetTag}'s neighbour entry for {fromTag}: '{heard}'";
+        return exit == 0 || heard.Length > 0;
+    }
 
     public void Dispose()
     {
         foreach (var ns in _namespaces) Sh.Run("ip", "netns", "del", ns);
         foreach (var l in _links) Sh.Run("ip", "link", "del", l);
+    }
+}
+
+/// <summary>A command running in the background with its output collected line by line; killed by PID on dispose.</summary>
+internal sealed class BackgroundCommand : IDisposable
+{
+    private readonly Process _process;
+    private readonly System.Text.StringBuilder _output = new();
+
+    public BackgroundCommand(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        _process = Process.Start(psi)!;
+        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public string Output { get { lock (_output) return _output.ToString(); } }
+
+    public bool HasExited => _process.HasExited;
+
+    public bool WaitForExit(int timeoutMs)
+    {
+        if (!_process.WaitForExit(timeoutMs)) return false;
+        _process.WaitForExit(); // the output readers are done
+        return true;
+    }
+
+    /// <summary>Stops it with SIGINT (ping prints its summary) and returns its exit status.</summary>
+    public int Interrupt()
+    {
+        if (!_process.HasExited) Sh.Run("kill", "-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (!WaitForExit(10_000)) _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(5000);
+        }
+        catch (InvalidOperationException) { }
+        _process.Dispose();
     }
 }
 
@@ -95,17 +180,17 @@ internal sealed class SwitchProcess : IDisposable
         foreach (var a in new[] { _dll, "run", "--state-dir", StateDir, "--control", Control }) psi.ArgumentList.Add(a);
         if (config is not null) { psi.ArgumentList.Add("--config"); psi.ArgumentList.Add(config); }
         _process = Process.Start(psi)!;
+        TestObjects.RecordProcess(_process); // a daemon outlives a crashed test process: the sweep ends it (and its taps)
         _process.ErrorDataReceived += (_, _) => { };
         _process.BeginErrorReadLine();
         _process.BeginOutputReadLine();
-        var deadline = Environment.TickCount64 + 20_000;
-        while (Environment.TickCount64 < deadline)
+        var process = _process;
+        Wait.For(() =>
         {
-            if (_process.HasExited) throw new InvalidOperationException($"vswitch run exited with {_process.ExitCode}");
-            if (File.Exists(Control)) { try { if (Ctl("appctl", "version").Exit == 0) return; } catch (InvalidOperationException) { } }
-            Thread.Sleep(100);
-        }
-        throw new TimeoutException("vswitch run did not come up");
+            if (process.HasExited) throw new InvalidOperationException($"vswitch run exited with {process.ExitCode}");
+            if (!File.Exists(Control)) return false;
+            try { return Ctl("appctl", "version").Exit == 0; } catch (InvalidOperationException) { return false; }
+        }, "vswitch run to answer on its control socket", TimeSpan.FromSeconds(30));
     }
 
     public (int Exit, string Output) Ctl(params string[] args) => Sh.Run("dotnet", [_dll, .. args, "--control", Control]);
@@ -122,10 +207,10 @@ internal sealed class SwitchProcess : IDisposable
 
 public class SystemTests
 {
-    /// <summary>Adds bridge vsw{id}br (checking it runs a packet datapath) and one namespace host per (tag, address) on it.</summary>
+    /// <summary>Adds the topology's bridge (checking it runs a packet datapath) and one namespace host per (tag, address) on it.</summary>
     private static string AddBridgeWithHosts(SwitchProcess sw, Topology topo, params (string Tag, string Cidr)[] hosts)
     {
-        var br = $"vsw{topo.Id}br";
+        var br = topo.Bridge;
         Assert.Equal(0, sw.Ctl("ctl", "add-br", br).Exit);
         Assert.False(sw.Ctl("dpctl", "dump-dps").Output.StartsWith("offline@", StringComparison.Ordinal), "vswitch run has no packet datapath");
         foreach (var (tag, cidr) in hosts)
@@ -167,7 +252,7 @@ public class SystemTests
         sw.Start();
         var br = AddBridgeWithHosts(sw, topo, ("a", "10.231.9.1/24"), ("b", "10.231.9.2/24"), ("c", "10.231.9.3/24"));
         Assert.True(topo.Ping("a", "10.231.9.2"), "a -> b before the move");
-        string nsB = $"vsw{topo.Id}b", nsC = $"vsw{topo.Id}c";
+        string nsB = topo.Ns("b"), nsC = topo.Ns("c");
         var mac = Sh.Ok("ip", "netns", "exec", nsB, "cat", "/sys/class/net/eth0/address").Trim();
         Assert.Contains(mac, sw.Ctl("appctl", "fdb/show", br).Output);
 
@@ -183,12 +268,12 @@ public class SystemTests
         // 10.231.9.2 to the MAC, must reach it at its new port with a single one-second ping.
         var sw1 = Stopwatch.StartNew();
         Assert.True(Sh.Run("ip", "netns", "exec", nsC, "ping", "-c", "1", "-W", "1", "10.231.9.1").Exit == 0, "moved host -> a");
-        Assert.True(Sh.Run("ip", "netns", "exec", $"vsw{topo.Id}a", "ping", "-c", "1", "-W", "1", "10.231.9.2").Exit == 0,
+        Assert.True(Sh.Run("ip", "netns", "exec", topo.Ns("a"), "ping", "-c", "1", "-W", "1", "10.231.9.2").Exit == 0,
             "a could not reach the moved MAC within a second:\n" + sw.Ctl("dpctl", "dump-flows").Output);
         Assert.True(sw1.Elapsed < TimeSpan.FromSeconds(2), $"move took {sw1.Elapsed}");
         var fdb = sw.Ctl("appctl", "fdb/show", br).Output;
         var line = fdb.Split('\n').Single(l => l.Contains(mac, StringComparison.OrdinalIgnoreCase));
-        Assert.StartsWith($"vsw{topo.Id}ch", line.Trim());
+        Assert.StartsWith(topo.HostEnd("c"), line.Trim());
         var counters = sw.Ctl("appctl", "bridge/counters", br).Output;
         var moves = System.Text.RegularExpressions.Regex.Match(counters, @"mac_moves:(\d+)");
         Assert.True(moves.Success && int.Parse(moves.Groups[1].Value) >= 1, counters);
@@ -196,14 +281,14 @@ public class SystemTests
     }
 
     [RootFact]
-    public async Task AccessVlansIsolateAndTrunkCarriesTags()
+    public void AccessVlansIsolateAndTrunkCarriesTags()
     {
         var dll = ControlSocketTests.RequireVswitchDll();
         using var dir = new TempDir();
         using var topo = new Topology();
         using var sw = new SwitchProcess(dll, dir.Path);
         sw.Start();
-        var br = $"vsw{topo.Id}br";
+        var br = topo.Bridge;
         Assert.Equal(0, sw.Ctl("ctl", "add-br", br).Exit);
         Assert.False(sw.Ctl("dpctl", "dump-dps").Output.StartsWith("offline@", StringComparison.Ordinal), "vswitch run has no packet datapath");
         void Add(string tag, string ip, string vlanArg, int? nsVlan = null)
@@ -219,22 +304,18 @@ public class SystemTests
         Add("t", "10.231.8.9/24", "trunks=10,20");
         Assert.True(topo.Ping("a", "10.231.8.2"));
         Assert.True(topo.Ping("c", "10.231.8.4"));
-        Assert.False(topo.Ping("a", "10.231.8.3", 1));
-        Assert.False(topo.Ping("b", "10.231.8.4", 1));
-        Assert.False(topo.Ping("a", "10.231.8.9", 1));            // untagged (VLAN 0) is not on the trunk list
+        // Each negative ping is ended by a control ping from the same host within its VLAN (docs/system-tests.md).
+        Assert.False(topo.PingWithControl("a", "10.231.8.3", "c", "10.231.8.2", out var why), why);
+        Assert.False(topo.PingWithControl("b", "10.231.8.4", "d", "10.231.8.1", out why), why);
+        Assert.False(topo.PingWithControl("a", "10.231.8.9", "t", "10.231.8.2", out why), why); // untagged (VLAN 0) is not on the trunk list
 
         // The trunk sees VLAN 10's traffic tagged: capture there while a's ARP for an absent address floods.
         Assert.True(Sh.Run("tcpdump", "--version").Exit == 0, "tcpdump is required (.ci/run installs it)");
-        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "netns", "exec", $"vsw{topo.Id}t", "timeout", "10", "tcpdump", "-e", "-n", "-l", "-c", "1", "-i", "eth0", "vlan 10 and arp" })
-            psi.ArgumentList.Add(a);
-        using var capture = Process.Start(psi)!;
-        var output = capture.StandardOutput.ReadToEndAsync();
-        var errors = capture.StandardError.ReadToEndAsync();
-        Thread.Sleep(1500);                                       // let tcpdump attach
-        topo.Ping("a", "10.231.8.77", 1);
-        Assert.True(capture.WaitForExit(15_000));
-        Assert.Contains("vlan 10", await output + await errors);
+        using var capture = new BackgroundCommand("ip", "netns", "exec", topo.Ns("t"), "timeout", "10", "tcpdump", "-e", "-n", "-l", "-c", "1", "-i", "eth0", "vlan 10 and arp");
+        Wait.For(() => capture.Output.Contains("listening on", StringComparison.Ordinal) || capture.HasExited, () => $"tcpdump to attach: {capture.Output}");
+        using (new BackgroundCommand("ip", "netns", "exec", topo.Ns("a"), "ping", "-n", "-c", "1", "-W", "10", "10.231.8.77"))
+            Assert.True(capture.WaitForExit(15_000));
+        Assert.Contains("vlan 10", capture.Output);
     }
 
     [RootFact]
@@ -248,7 +329,9 @@ public class SystemTests
         var br = AddBridgeWithHosts(sw, topo, ("a", "10.231.9.1/24"), ("b", "10.231.9.2/24"));
         Assert.True(topo.Ping("a", "10.231.9.2"));
         sw.Kill();
-        Assert.False(topo.Ping("a", "10.231.9.2", 1));
+        // No control traffic can follow: nothing forwards between the namespaces once the daemon has exited (Kill waits
+        // for that); the ping's own one-second reply bound ends the check.
+        Assert.False(topo.Ping("a", "10.231.9.2", 1, replySeconds: 1));
         sw.Start();
         Assert.Contains($"Bridge {br}", sw.Ctl("ctl", "show").Output);
         Assert.True(topo.Ping("a", "10.231.9.2", 3));
@@ -261,9 +344,10 @@ public class SystemTests
         using var dir = new TempDir();
         using var sw = new SwitchProcess(dll, dir.Path);
         sw.Start();
-        Assert.Equal(0, sw.Ctl("ctl", "add-br", "vswbr0").Exit);
+        var br = TestObjects.NewLink('b');
+        Assert.Equal(0, sw.Ctl("ctl", "add-br", br).Exit);
         var show = sw.Ctl("ctl", "show").Output;
-        var bad = sw.Ctl("ctl", "add-port", "vswbr0", "p1", "tag=9999");
+        var bad = sw.Ctl("ctl", "add-port", br, "p1", "tag=9999");
         Assert.NotEqual(0, bad.Exit);
         Assert.Contains("tag=9999", bad.Output);
         Assert.Equal(show, sw.Ctl("ctl", "show").Output);

@@ -1,11 +1,11 @@
 namespace Vswitch.Daemon.Tests;
 
-/// <summary>A unique directory /tmp/vswXXXXXXXX removed on dispose.</summary>
+/// <summary>A unique directory /tmp/vsw_&lt;run&gt;d&lt;random&gt; (recorded for the sweep) removed on dispose.</summary>
 public sealed class TempDir : IDisposable
 {
     public TempDir()
     {
-        Path = System.IO.Path.Combine("/tmp", "vsw" + Guid.NewGuid().ToString("N")[..8]);
+        Path = TestObjects.NewTempPath('d');
         Directory.CreateDirectory(Path);
     }
 

@@ -11,7 +11,8 @@ namespace Vswitch.Daemon.Tests;
 /// </summary>
 public sealed class TransactionTests : IDisposable
 {
-    private readonly string _id = Guid.NewGuid().ToString("N")[..6];
+    private readonly string _bridge = TestObjects.NewLink('b');
+    private readonly string _iface = TestObjects.NewLink('t');
     private readonly DatapathRuntime _runtime = new(1024);
     private readonly SwitchDaemon _daemon;
 
@@ -26,8 +27,8 @@ public sealed class TransactionTests : IDisposable
         _runtime.Dispose();
     }
 
-    private string Bridge => $"vsw{_id}b";
-    private string Iface => $"vsw{_id}t";
+    private string Bridge => _bridge;
+    private string Iface => _iface;
 
     private void Ok(params string[] command)
     {
@@ -61,6 +62,7 @@ public sealed class TransactionTests : IDisposable
     {
         Ok("add-br", Bridge);
         Ok("add-port", Bridge, "p1", "type=tap", $"iface={Iface}", "tag=10");
+        TestObjects.MarkLink(Iface);
         // Counters that a re-created device would lose: frames sent into the tap (kernel rx), with IPv6 off so the kernel sends nothing.
         Sh.Ok("sysctl", "-qw", $"net.ipv6.conf.{Iface}.disable_ipv6=1");
         Sh.Ok("ip", "link", "set", Iface, "up");
@@ -85,7 +87,7 @@ public sealed class TransactionTests : IDisposable
         Assert.Equal(before, Take());
         Assert.Contains("tag=5000", Refused("set-port", Bridge, "p1", "tag=5000"));
         Assert.Equal(before, Take());
-        Refused("set-port", Bridge, "p1", "type=afpacket", $"iface=vsw{_id}none");
+        Refused("set-port", Bridge, "p1", "type=afpacket", $"iface={TestObjects.NewName('x')}");
         Assert.Equal(before, Take());
         // Another port on the same (single-queue) tap: the kernel refuses the second open; p1 is untouched.
         Refused("add-port", Bridge, "p2", "type=tap", $"iface={Iface}");

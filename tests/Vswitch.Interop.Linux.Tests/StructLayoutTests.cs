@@ -3,15 +3,21 @@ using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace Vswitch.Interop.Linux.Tests;
 
 /// <summary>
 /// Compiles a C program against the real kernel/libc headers (gcc, libc6-dev) that prints sizeof,
-/// offsetof and constant values, and compares them with our C# declarations (Tmds.LibC style).
+/// offsetof and constant values, and compares them with our C# declarations (Tmds.LibC style). A guard
+/// (<see cref="EveryKernelStructConstantAndErrnoIsChecked"/>) fails when Vswitch.Interop.Linux declares a
+/// kernel struct, constant or errno that these comparisons do not cover.
 /// </summary>
-public sealed class StructLayoutTests
+public sealed partial class StructLayoutTests
 {
+    private static readonly Assembly Interop = typeof(Errno).Assembly;
+
+    /// <summary>Every kernel struct (C name) of the assembly, compared field by field with the headers.</summary>
     private static readonly Type[] Structs =
     [
         typeof(LibC.ifreq), typeof(LibC.sockaddr_ll), typeof(LibC.packet_mreq), typeof(LibC.tpacket_auxdata),
@@ -19,7 +25,26 @@ public sealed class StructLayoutTests
         typeof(LibC.sockaddr_nl), typeof(LibC.nlmsghdr), typeof(LibC.nlmsgerr), typeof(LibC.ifinfomsg),
         typeof(LibC.ifaddrmsg), typeof(LibC.rtattr), typeof(LibC.epoll_event),
         typeof(LibC.tpacket_req3), typeof(LibC.tpacket_hdr_v1), typeof(LibC.tpacket_block_desc), typeof(LibC.tpacket3_hdr),
+        typeof(LibC.ucred),
     ];
+
+    /// <summary>
+    /// Kernel structs deliberately not compared with the headers (as Tmds.LibC's <c>UncheckedStructs</c>), each with
+    /// the reason. Empty: every struct is checked. A struct that cannot be checked by the generic program (e.g. a
+    /// bitfield) goes here with a reason and gets a hand-written test.
+    /// </summary>
+    private static readonly Dictionary<string, string> UncheckedStructs = new(StringComparer.Ordinal);
+
+    /// <summary>C-named constants declared outside <c>LibC</c> (where <see cref="ConstantsMatchTheCHeaders"/> finds them), with the reason. Empty.</summary>
+    private static readonly Dictionary<string, string> UncheckedConstants = new(StringComparer.Ordinal);
+
+    [GeneratedRegex("^[a-z][a-z0-9_]*$")]
+    private static partial Regex CStructName();
+
+    [GeneratedRegex("^[A-Z][A-Z0-9_]*$")]
+    private static partial Regex CConstantName();
+
+    private static IEnumerable<Type> AllTypes() => Interop.GetTypes().Where(t => !t.Name.StartsWith('<'));
 
     // Fields whose C name is a union member path.
     private static readonly Dictionary<string, string> CFieldNames = new()
@@ -39,7 +64,7 @@ public sealed class StructLayoutTests
 
     private static Dictionary<string, long> RunCProgram(string source)
     {
-        string dir = Path.Combine(Path.GetTempPath(), "vsw" + Guid.NewGuid().ToString("N")[..8]);
+        string dir = TestObjects.NewTempPath('g');
         Directory.CreateDirectory(dir);
         try
         {
@@ -75,6 +100,7 @@ public sealed class StructLayoutTests
         #define _GNU_SOURCE
         #include <stdio.h>
         #include <stddef.h>
+        #include <errno.h>
         #include <fcntl.h>
         #include <sys/socket.h>
         #include <sys/uio.h>
@@ -92,6 +118,13 @@ public sealed class StructLayoutTests
         #include <linux/rtnetlink.h>
         #include <linux/if_link.h>
         #include <linux/if_addr.h>
+        #include <linux/if_xdp.h>
+        #include <linux/virtio_net.h>
+        #include <linux/bpf.h>
+        #include <linux/pkt_sched.h>
+        #include <linux/pkt_cls.h>
+        #include <linux/membarrier.h>
+        #include <linux/ethtool.h>
 
         """;
 
@@ -133,9 +166,9 @@ public sealed class StructLayoutTests
     {
         var c = new StringBuilder(Headers).AppendLine("int main(void) {");
         var expected = new Dictionary<string, long>();
-        foreach (var f in typeof(LibC).GetFields(BindingFlags.Public | BindingFlags.Static))
+        foreach (var f in typeof(LibC).GetFields(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static))
         {
-            if (!f.IsLiteral) continue;
+            if (!f.IsLiteral || !CConstantName().IsMatch(f.Name)) continue;
             long value = Convert.ToInt64(f.GetRawConstantValue(), CultureInfo.InvariantCulture);
             // Compare as unsigned 64-bit in C so that ioctl numbers and negative shorts compare alike.
             c.AppendLine(CultureInfo.InvariantCulture, $"printf(\"{f.Name} %lld\\n\", (long long)({f.Name}));");
@@ -168,5 +201,73 @@ public sealed class StructLayoutTests
         c.AppendLine("return 0; }");
         var actual = RunCProgram(c.ToString());
         foreach (var (k, v) in expected) Assert.True(actual[k] == v, $"{k}: C# {v}, C {actual[k]}");
+    }
+
+    private static IEnumerable<FieldInfo> ErrnoFields() =>
+        typeof(Errno).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.FieldType == typeof(Errno) && f.Name != nameof(Errno.Success));
+
+    [Fact]
+    public void ErrnoValuesMatchTheCHeaders()
+    {
+        var c = new StringBuilder(Headers).AppendLine("int main(void) {");
+        var expected = new Dictionary<string, long>();
+        foreach (var f in ErrnoFields())
+        {
+            var value = (Errno)f.GetValue(null)!;
+            Assert.Equal(f.Name, value.Name); // the symbolic name printed in messages is the field's
+            c.AppendLine(CultureInfo.InvariantCulture, $"printf(\"{f.Name} %d\\n\", {f.Name});");
+            expected[f.Name] = value.Value;
+        }
+        c.AppendLine("return 0; }");
+        var actual = RunCProgram(c.ToString());
+        var mismatches = expected.Where(kv => !actual.TryGetValue(kv.Key, out long v) || v != kv.Value)
+            .Select(kv => $"{kv.Key}: C# {kv.Value}, C {(actual.TryGetValue(kv.Key, out long v) ? v : "missing")}").ToList();
+        Assert.True(expected.Count > 20, $"expected many errno values, found {expected.Count}");
+        Assert.Empty(mismatches);
+    }
+
+    /// <summary>
+    /// The guard: every kernel struct (a value type with a C name), every C-named constant and every errno value
+    /// declared anywhere in Vswitch.Interop.Linux, public or internal, is covered by the comparisons above.
+    /// Adding one without adding it to <see cref="Structs"/> (or declaring a constant outside LibC) fails here.
+    /// </summary>
+    [Fact]
+    public void EveryKernelStructConstantAndErrnoIsChecked()
+    {
+        var checkedStructs = Structs.ToHashSet();
+        var uncheckedStructs = AllTypes()
+            .Where(t => t.IsValueType && !t.IsEnum && CStructName().IsMatch(t.Name))
+            .Where(t => !checkedStructs.Contains(t) && !UncheckedStructs.ContainsKey(t.Name))
+            .Select(t => t.FullName!)
+            .ToList();
+
+        var uncheckedConstants = AllTypes()
+            .Where(t => t != typeof(LibC))
+            .SelectMany(t => t.GetFields(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.DeclaredOnly))
+            .Where(f => f.IsLiteral && CConstantName().IsMatch(f.Name) && !UncheckedConstants.ContainsKey(f.Name))
+            .Select(f => $"{f.DeclaringType!.Name}.{f.Name}")
+            .ToList();
+
+        var strayErrnos = AllTypes()
+            .Where(t => t != typeof(Errno))
+            .SelectMany(t => t.GetFields(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.DeclaredOnly))
+            .Where(f => f.FieldType == typeof(Errno) && f.IsInitOnly && CConstantName().IsMatch(f.Name))
+            .Select(f => $"{f.DeclaringType!.Name}.{f.Name}")
+            .ToList();
+        var problems = new List<string>();
+        if (uncheckedStructs.Count > 0)
+            problems.Add($"kernel structs not compared with the C headers (add them to StructLayoutTests.Structs): {string.Join(", ", uncheckedStructs)}");
+        if (uncheckedConstants.Count > 0)
+            problems.Add($"kernel constants outside LibC escape ConstantsMatchTheCHeaders (declare them in LibC): {string.Join(", ", uncheckedConstants)}");
+        if (strayErrnos.Count > 0)
+            problems.Add($"errno values outside Errno escape ErrnoValuesMatchTheCHeaders: {string.Join(", ", strayErrnos)}");
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+
+        // The checks themselves see everything: the structs of the list are the assembly's, the constants test
+        // reads LibC's public and internal literals, and there are errno values to compare.
+        Assert.All(Structs, t => Assert.Same(Interop, t.Assembly));
+        Assert.Contains(typeof(LibC).GetFields(BindingFlags.NonPublic | BindingFlags.Public | BindingFlags.Static), f => f.Name == "SO_PEERCRED");
+        Assert.NotEmpty(ErrnoFields());
     }
 }

@@ -264,3 +264,243 @@ public class PacketBatchTests
         b2.ReleaseAll();
     }
 }
+
+/// <summary>Per-thread caches (<see cref="PacketPool.EnableThreadCaches"/>): steady state off the shared ring, nothing lost.</summary>
+public class PacketPoolThreadCacheTests
+{
+    /// <summary>Runs <paramref name="body"/> on a fresh thread (caches are per thread) and rethrows its failure.</summary>
+    private static void OnThread(Action body)
+    {
+        Exception? failure = null;
+        var t = new Thread(() =>
+        {
+            try { body(); }
+            catch (Exception ex) { failure = ex; }
+        });
+        t.Start();
+        t.Join();
+        if (failure is not null) throw new Xunit.Sdk.XunitException($"on the worker thread: {failure}");
+    }
+
+    private static void AssertEveryBufferOnceInTheRing(PacketPool pool)
+    {
+        Assert.Equal(pool.Capacity, pool.Available);
+        var seen = new HashSet<int>();
+        var all = new List<PacketBuffer>();
+        while (pool.TryRent(out var b))
+        {
+            Assert.True(seen.Add(b.Index), $"buffer {b.Index} rented twice");
+            all.Add(b);
+        }
+        Assert.Equal(pool.Capacity, seen.Count);
+        foreach (var b in all) b.Release();
+    }
+
+    [Fact]
+    public void SteadyStateRentReturn_StaysInTheThreadCache()
+    {
+        using var pool = new PacketPool(1024);
+        Assert.True(pool.UsesThreadCaches);
+        OnThread(() =>
+        {
+            using var caches = PacketPool.EnableThreadCaches();
+            Assert.True(PacketPoolThreadCaches.EnabledOnCurrentThread);
+            var held = new List<PacketBuffer>();
+            for (int i = 0; i < 8; i++) { Assert.True(pool.TryRent(out var b)); held.Add(b); }
+            int ring = pool.Available;
+            Assert.Equal(1024 - PacketPool.ThreadCacheBulk, ring); // one bulk refill served all eight
+            for (int round = 0; round < 10_000; round++)
+            {
+                foreach (var b in held) b.Release();
+                held.Clear();
+                for (int i = 0; i < 8; i++) { Assert.True(pool.TryRent(out var b)); held.Add(b); }
+            }
+            Assert.Equal(ring, pool.Available); // 160,000 operations, no shared-ring traffic
+            foreach (var b in held) b.Release();
+            Assert.Equal(PacketPool.ThreadCacheBulk, caches.Count);
+            caches.Dispose();
+            Assert.False(PacketPoolThreadCaches.EnabledOnCurrentThread);
+            Assert.Equal(1024, pool.Available);
+        });
+        Assert.Equal(0, pool.ExhaustedCount);
+        AssertEveryBufferOnceInTheRing(pool);
+    }
+
+    [Fact]
+    public void RentedBuffersComeResetAndACacheSpillsHalfWhenFull()
+    {
+        using var pool = new PacketPool(1024);
+        OnThread(() =>
+        {
+            using var caches = PacketPool.EnableThreadCaches();
+            var held = new List<PacketBuffer>();
+            for (int i = 0; i < 200; i++) { Assert.True(pool.TryRent(out var b)); b.TrySetFrame(new byte[60]); b.Metadata.InPort = 3; held.Add(b); }
+            Assert.Equal(1024 - 200 - caches.Count, pool.Available); // bulk refills: the last one left a few cached
+            Assert.True(caches.Count < PacketPool.ThreadCacheBulk);
+            foreach (var b in held) b.Release();
+            Assert.True(caches.Count <= PacketPool.ThreadCacheCapacity);
+            Assert.Equal(1024 - caches.Count, pool.Available); // the rest went back to the ring in bulk
+            Assert.True(pool.TryRent(out var again));
+            Assert.Equal(0, again.Length);
+            Assert.Equal(0u, again.Metadata.InPort);
+            Assert.Equal(PacketBuffer.DefaultHeadroom, again.Headroom);
+            again.Release();
+        });
+        AssertEveryBufferOnceInTheRing(pool);
+    }
+
+    [Fact]
+    public void BuffersReturnedOnAnotherThread_AreNeverLost()
+    {
+        using var pool = new PacketPool(1024);
+        using var handoff = new System.Collections.Concurrent.BlockingCollection<PacketBuffer>(boundedCapacity: 256);
+        const int total = 200_000;
+        long producerFailures = 0;
+        var consumer = new Thread(() =>
+        {
+            using var caches = PacketPool.EnableThreadCaches(); // returns go into the consumer's cache, spill in bulk
+            foreach (var b in handoff.GetConsumingEnumerable()) b.Release();
+        });
+        consumer.Start();
+        OnThread(() =>
+        {
+            using var caches = PacketPool.EnableThreadCaches(); // rents refill from the ring in bulk
+            int sent = 0;
+            while (sent < total)
+            {
+                if (pool.TryRent(out var b)) { handoff.Add(b); sent++; }
+                else { producerFailures++; Thread.Yield(); }
+            }
+            handoff.CompleteAdding();
+        });
+        consumer.Join();
+        Assert.Equal(producerFailures, pool.ExhaustedCount);
+        AssertEveryBufferOnceInTheRing(pool);
+    }
+
+    [Fact]
+    public void ConcurrentRentReturn_FromTwoCachingThreads_PreservesBufferCountAndExhaustionCount()
+    {
+        const int capacity = PacketPool.MinCapacityForThreadCaches;
+        using var pool = new PacketPool(capacity);
+        using var start = new Barrier(2);
+        long failures = 0;
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        void Worker(int seed)
+        {
+            try
+            {
+                using var caches = PacketPool.EnableThreadCaches();
+                var rng = new Random(seed);
+                var held = new List<PacketBuffer>();
+                start.SignalAndWait();
+                for (int i = 0; i < 200_000; i++)
+                {
+                    if (held.Count < 300 && (held.Count == 0 || rng.Next(2) == 0))
+                    {
+                        if (pool.TryRent(out var b)) held.Add(b);
+                        else Interlocked.Increment(ref failures);
+                    }
+                    else
+                    {
+                        int k = rng.Next(held.Count);
+                        held[k].Release();
+                        held[k] = held[^1];
+                        held.RemoveAt(held.Count - 1);
+                    }
+                }
+                foreach (var b in held) b.Release();
+            }
+            catch (Exception ex)
+            {
+                errors.Enqueue(ex);
+            }
+        }
+        var t1 = new Thread(() => Worker(1));
+        var t2 = new Thread(() => Worker(2));
+        t1.Start(); t2.Start();
+        t1.Join(); t2.Join();
+        Assert.Empty(errors);
+        Assert.Equal(Interlocked.Read(ref failures), pool.ExhaustedCount);
+        AssertEveryBufferOnceInTheRing(pool);
+    }
+
+    [Fact]
+    public void Exhaustion_IsCountedOncePerFailedRent_AndACacheCanHoldWhatAnotherThreadNeeds()
+    {
+        using var pool = new PacketPool(PacketPool.MinCapacityForThreadCaches);
+        var all = new List<PacketBuffer>();
+        OnThread(() =>
+        {
+            using var caches = PacketPool.EnableThreadCaches();
+            while (pool.TryRent(out var b)) all.Add(b);
+            Assert.Equal(pool.Capacity, all.Count); // the cache refills until the ring is empty
+            Assert.Equal(1, pool.ExhaustedCount);
+            Assert.False(pool.TryRent(out _));
+            Assert.Equal(2, pool.ExhaustedCount);
+            // Returned into this thread's cache: the ring stays empty for everybody else until the cache spills or flushes.
+            for (int i = 0; i < 10; i++) all[i].Release();
+            Assert.Equal(0, pool.Available);
+            Assert.True(pool.TryRent(out var fromCache)); // but this thread gets them back without a failure
+            Assert.Equal(2, pool.ExhaustedCount);
+            fromCache.Release();
+            caches.Flush();
+            Assert.Equal(10, pool.Available);
+        });
+        Assert.False(PacketPoolThreadCaches.EnabledOnCurrentThread);
+        for (int i = 10; i < all.Count; i++) all[i].Release(); // this thread has no cache: straight to the ring
+        AssertEveryBufferOnceInTheRing(pool);
+    }
+
+    [Fact]
+    public void SmallPoolsAreNotCached()
+    {
+        using var pool = new PacketPool(64);
+        Assert.False(pool.UsesThreadCaches);
+        OnThread(() =>
+        {
+            using var caches = PacketPool.EnableThreadCaches();
+            Assert.True(pool.TryRent(out var b));
+            Assert.Equal(63, pool.Available);
+            b.Release();
+            Assert.Equal(64, pool.Available);
+            Assert.Equal(0, caches.Count);
+        });
+    }
+
+    [Fact]
+    public void ThreadThatEndsWithoutDisposing_GivesItsBuffersBackWhenItsCachesAreCollected()
+    {
+        using var pool = new PacketPool(1024);
+        OnThread(() =>
+        {
+            PacketPool.EnableThreadCaches(); // deliberately never disposed
+            for (int i = 0; i < 5; i++)
+            {
+                Assert.True(pool.TryRent(out var b));
+                b.Release();
+            }
+            Assert.True(pool.Available < 1024);
+        });
+        long deadline = Environment.TickCount64 + 10_000;
+        while (pool.Available < pool.Capacity && Environment.TickCount64 < deadline)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+        AssertEveryBufferOnceInTheRing(pool);
+    }
+
+    [Fact]
+    public void CachesBelongToTheirThread()
+    {
+        PacketPoolThreadCaches? caches = null;
+        OnThread(() =>
+        {
+            caches = PacketPool.EnableThreadCaches();
+            Assert.Throws<InvalidOperationException>(() => PacketPool.EnableThreadCaches());
+        });
+        Assert.Throws<InvalidOperationException>(() => caches!.Dispose());
+        Assert.Throws<InvalidOperationException>(() => caches!.Flush());
+    }
+}

@@ -142,8 +142,7 @@ public class BridgeTests
         using var _b = br;
         br.Start();
         dp.InjectUpcall(Eth(1, Mac(1), Mac(2)));
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (dp.DumpFlows().Count == 0 && DateTime.UtcNow < deadline) Thread.Sleep(10);
+        Wait.Until(() => dp.DumpFlows().Count > 0);
         Assert.Single(dp.DumpFlows());
         Assert.True(br.Macs.TryLookup(0, Mac(1), out var port));
         Assert.Equal(1u, port);

@@ -56,24 +56,79 @@ public sealed class UserspaceBridgeTests : IDisposable
         return f;
     }
 
-    /// <summary>Frames the switch sent out of <paramref name="dev"/> within <paramref name="ms"/>.</summary>
-    private static List<byte[]> Out(MemoryNetdev dev, int ms = 1000, int want = 1)
+    /// <summary>
+    /// Frames the switch sent out of <paramref name="dev"/>: waits until <paramref name="want"/> have come (or
+    /// <paramref name="timeout"/>, generous by default), then takes whatever else is there.
+    /// </summary>
+    private static List<byte[]> Out(MemoryNetdev dev, int want = 1, TimeSpan? timeout = null)
     {
         var list = new List<byte[]>();
-        var deadline = Environment.TickCount64 + ms;
-        while (Environment.TickCount64 < deadline && list.Count < want)
-        {
-            while (dev.TryTake(out var p)) { list.Add(p.Data.ToArray()); p.Release(); }
-            if (list.Count < want) Thread.Sleep(5);
-        }
-        while (dev.TryTake(out var p)) { list.Add(p.Data.ToArray()); p.Release(); }
+        Wait.Until(() => { TakeAll(dev, list); return list.Count >= want; }, timeout);
+        TakeAll(dev, list);
         return list;
     }
 
-    private static void Drain(params MemoryNetdev[] devs)
+    private static void TakeAll(MemoryNetdev dev, List<byte[]> into)
     {
-        Thread.Sleep(100);
-        foreach (var d in devs) while (d.TryTake(out var p)) p.Release();
+        while (dev.TryTake(out var p)) { into.Add(p.Data.ToArray()); p.Release(); }
+    }
+
+    private int _controls;
+
+    /// <summary>
+    /// Injects a control frame at <paramref name="at"/>: a broadcast from a source MAC never seen before (tagged
+    /// <paramref name="vid"/> on a trunk). A new source is a new flow key, so the control is a miss: the bridge's one
+    /// handler thread handles its upcall after every earlier one, and its poll thread reads it after every earlier frame
+    /// of that port. Whatever an earlier frame was going to send somewhere has been sent once the control arrives there.
+    /// Returns the control's source MAC.
+    /// </summary>
+    private MacAddress InjectControl(MemoryNetdev at, int? vid = null)
+    {
+        var mac = MacAddress.FromUInt64(0x02C0_0000_0000UL | (uint)Interlocked.Increment(ref _controls));
+        Assert.True(at.Inject(Frame(mac, MacAddress.Broadcast, vid)));
+        return mac;
+    }
+
+    /// <summary>Takes frames from <paramref name="dev"/> until every control from <paramref name="controls"/> has arrived; returns the other frames, in order.</summary>
+    private static List<byte[]> TakeUntilControls(MemoryNetdev dev, params MacAddress[] controls)
+    {
+        var pending = new HashSet<MacAddress>(controls);
+        var others = new List<byte[]>();
+        Wait.For(() =>
+        {
+            while (pending.Count > 0 && dev.TryTake(out var p))
+            {
+                var f = p.Data.ToArray();
+                p.Release();
+                if (!pending.Remove(new MacAddress(f.AsSpan(6, 6)))) others.Add(f);
+            }
+            return pending.Count == 0;
+        }, () => $"{pending.Count} control frame(s) at {dev.Name}");
+        return others;
+    }
+
+    /// <summary>
+    /// A negative check ended by traffic: the frames <paramref name="watched"/> sent before a control injected at
+    /// <paramref name="from"/> (in <paramref name="watched"/>'s VLAN) arrived there. Ports in <paramref name="alsoReached"/>
+    /// get the control's flood too; it is taken from them as well, with anything before it.
+    /// </summary>
+    private List<byte[]> OutBeforeControl(MemoryNetdev watched, MemoryNetdev from, int? vid = null, params MemoryNetdev[] alsoReached)
+    {
+        var control = InjectControl(from, vid);
+        var before = TakeUntilControls(watched, control);
+        foreach (var d in alsoReached) TakeUntilControls(d, control);
+        return before;
+    }
+
+    /// <summary>
+    /// Discards everything the switch sent to <paramref name="devs"/> so far, late floods included: each port injects a
+    /// control and each port takes frames until the controls of all the others have arrived.
+    /// </summary>
+    private void Drain(params MemoryNetdev[] devs)
+    {
+        var controls = devs.Select(d => InjectControl(d)).ToArray();
+        for (int i = 0; i < devs.Length; i++)
+            TakeUntilControls(devs[i], [.. controls.Where((_, j) => j != i)]);
     }
 
     private static MacAddress Mac(int n) => Keys.Mac(n);
@@ -87,10 +142,10 @@ public sealed class UserspaceBridgeTests : IDisposable
         Assert.True(p1.Inject(Frame(Mac(1), MacAddress.Broadcast)));
         Assert.Single(Out(p2));
         Assert.Single(Out(p3));
-        Assert.Empty(Out(p1, 100));
+        Assert.Empty(OutBeforeControl(p1, from: p2, alsoReached: p3));
         Assert.True(p2.Inject(Frame(Mac(2), Mac(1))));
         Assert.Single(Out(p1));
-        Assert.Empty(Out(p3, 200));
+        Assert.Empty(OutBeforeControl(p3, from: p2, alsoReached: p1));
         Assert.True(_bridge.Macs.TryLookup(0, Mac(2), out var port));
         Assert.Equal(_bridge.FindPort("p2")!.PortNo, port);
         Assert.NotEmpty(_bridge.Datapath.DumpFlows());
@@ -111,12 +166,12 @@ public sealed class UserspaceBridgeTests : IDisposable
         Assert.Single(atT);
         Assert.Equal(0x81, atT[0][12]);                          // tagged on the trunk
         Assert.Equal(10, ((atT[0][14] & 0x0F) << 8) | atT[0][15]);
-        Assert.Empty(Out(b1, 200));                              // other VLAN: nothing
+        Assert.Empty(OutBeforeControl(b1, from: t, vid: 20));      // other VLAN: nothing (the control is VLAN 20's)
         Assert.True(t.Inject(Frame(Mac(9), MacAddress.Broadcast, vid: 20)));
         var atB1 = Out(b1);
         Assert.Single(atB1);
         Assert.Equal(0x88, atB1[0][12]);
-        Assert.Empty(Out(a1, 200));
+        Assert.Empty(OutBeforeControl(a1, from: a2, alsoReached: t));
     }
 
     /// <summary>Frames to <paramref name="dst"/> carrying <paramref name="payload"/> (late floods of earlier frames do not count).</summary>
@@ -141,12 +196,12 @@ public sealed class UserspaceBridgeTests : IDisposable
         while (!arrived && Environment.TickCount64 - start < 1000)
         {
             p3.Inject(Frame(Mac(3), Mac(1), payload: 2));
-            arrived = Count(Out(p2, 50), Mac(1), 2) > 0;
+            arrived = Count(Out(p2, timeout: TimeSpan.FromMilliseconds(50)), Mac(1), 2) > 0;
         }
         Assert.True(arrived, "traffic to the moved MAC did not reach its new port within a second");
         Drain(p1, p2, p3);
         p3.Inject(Frame(Mac(3), Mac(1), payload: 3));
         Assert.Equal(1, Count(Out(p2), Mac(1), 3));
-        Assert.Equal(0, Count(Out(p1, 100), Mac(1), 3));         // no longer sent to the old port
+        Assert.Equal(0, Count(OutBeforeControl(p1, from: p3, alsoReached: p2), Mac(1), 3)); // no longer sent to the old port
     }
 }

@@ -20,7 +20,7 @@ public sealed class FeatureTests(Xunit.Abstractions.ITestOutputHelper output)
         t.Dp.AddFlow($"in_port({b}),eth(),eth_type(0x0806),arp()", $"push_vlan(vid=10,pcp=0),{a}");
         t.Dp.AddFlow($"in_port({b}),eth(),eth_type(0x0800),ipv4(proto=1)", $"push_vlan(vid=10,pcp=0),{a}");
 
-        string pcapA = $"/tmp/{Ip.UniqueName("c")}.pcap", pcapB = $"/tmp/{Ip.UniqueName("c")}.pcap";
+        string pcapA = TestObjects.NewTempPath('c', ".pcap"), pcapB = TestObjects.NewTempPath('c', ".pcap");
         try
         {
             using (var capA = StartCapture(t.A, pcapA))
@@ -29,6 +29,9 @@ public sealed class FeatureTests(Xunit.Abstractions.ITestOutputHelper output)
                 var (code, o) = TwoHosts.Ping(t.A, t.B, 3);
                 Assert.True(code == 0, $"ping over VLAN failed: {o}\n{t.DumpText()}");
                 Assert.Contains("3 received", o, StringComparison.Ordinal);
+                // Every echo crossed both wires before ping printed "3 received": stop each capture once it holds them.
+                WaitCaptured(pcapA, 6);
+                WaitCaptured(pcapB, 6);
                 capA.Interrupt();
                 capB.Interrupt();
             }
@@ -68,7 +71,7 @@ public sealed class FeatureTests(Xunit.Abstractions.ITestOutputHelper output)
             t.Dp.AddFlow($"in_port({outOf}),eth(),eth_type(0x8100),vlan(vid=10),encap(eth_type(0x0806))", $"pop_vlan,{to}");
             t.Dp.AddFlow($"in_port({outOf}),eth(),eth_type(0x8100),vlan(vid=10),encap(eth_type(0x0800),ipv4(proto=1))", $"pop_vlan,{to}");
         }
-        string pcap = $"/tmp/{Ip.UniqueName("c")}.pcap";
+        string pcap = TestObjects.NewTempPath('c', ".pcap");
         try
         {
             string capOutput;
@@ -78,6 +81,7 @@ public sealed class FeatureTests(Xunit.Abstractions.ITestOutputHelper output)
                 var (code, o) = TwoHosts.Ping(t.A, t.B, 3);
                 Assert.True(code == 0, $"ping across the VLAN trunk failed: {o}\n{t.DumpText()}");
                 Assert.Contains("3 received", o, StringComparison.Ordinal);
+                WaitCaptured(pcap, 6);
                 cap.Interrupt();
                 capOutput = cap.Output;
             }
@@ -96,11 +100,22 @@ public sealed class FeatureTests(Xunit.Abstractions.ITestOutputHelper output)
         }
     }
 
-    private static void WaitListening(NsProcess p)
+    /// <summary>tcpdump prints "listening on" (stderr) once its socket is bound and filtering: from then on it captures.</summary>
+    private static void WaitListening(NsProcess p) =>
+        Wait.For(() => p.Output.Contains("listening on", StringComparison.Ordinal) || p.HasExited, () => $"tcpdump to start: {p.Output}");
+
+    /// <summary>
+    /// Waits until the capture file (written packet by packet, <c>-U</c>) holds at least <paramref name="echoes"/> ICMP
+    /// echo frames: what the kernel handed tcpdump before the ping ended is in the file, so SIGINT loses nothing.
+    /// </summary>
+    private static void WaitCaptured(string file, int echoes)
     {
-        long deadline = Environment.TickCount64 + 5000;
-        while (Environment.TickCount64 < deadline && !p.Output.Contains("listening on", StringComparison.Ordinal)) Thread.Sleep(20);
-        Assert.True(p.Output.Contains("listening on", StringComparison.Ordinal), $"tcpdump did not start: {p.Output}");
+        string seen = "";
+        Wait.For(() =>
+        {
+            seen = Ip.Exec("tcpdump", $"-r {file} -nn", 10_000).Out; // a record being written may end the read early
+            return seen.Split('\n').Count(l => l.Contains("ICMP echo", StringComparison.Ordinal)) >= echoes;
+        }, () => $"{echoes} ICMP echoes in {file}:\n{seen}");
     }
 
     private static NsProcess StartCapture(Host host, string file)
@@ -184,6 +199,7 @@ public sealed class FeatureTests(Xunit.Abstractions.ITestOutputHelper output)
         using var dp = new DatapathHarness();
         string tap = Ip.UniqueName("t");
         uint port = dp.AddPort("tp", "tap", $"iface={tap}");
+        TestObjects.MarkLink(tap);
         Ip.Run($"link set {tap} up");
         WaitLink(dp.GetDevice(port), LinkState.Up);
         dp.DrainPortChanges();
@@ -205,13 +221,7 @@ public sealed class FeatureTests(Xunit.Abstractions.ITestOutputHelper output)
 
     private static void WaitLink(Vswitch.Netdev.Netdev dev, LinkState expected)
     {
-        long deadline = Environment.TickCount64 + 1000;
         LinkState state = LinkState.Unknown;
-        while (Environment.TickCount64 < deadline)
-        {
-            if (dev.GetLinkState(out state).IsSuccess && state == expected) return;
-            Thread.Sleep(10);
-        }
-        Assert.Fail($"{dev.Name}: link {state}, expected {expected}");
+        Wait.For(() => dev.GetLinkState(out state).IsSuccess && state == expected, () => $"{dev.Name}: link {state}, expected {expected}");
     }
 }

@@ -48,7 +48,6 @@ internal sealed class TwoHosts : IDisposable
     {
         Kind = kind;
         Net = TestSubnet.Next();
-        Sweep.StaleRootLinksOnce();
         try
         {
             Dp = new DatapathHarness(options: new UserspaceDatapathOptions { PollThreads = pollThreads });
@@ -82,6 +81,7 @@ internal sealed class TwoHosts : IDisposable
         {
             iface = Ip.UniqueName("t");
             port = Dp.AddPort(portName, "tap", $"iface={iface},mtu={mtu},queues={queues}");
+            TestObjects.MarkLink(iface);
             Ip.Run($"link set {iface} netns {ns.Name}");
         }
         else
@@ -89,7 +89,7 @@ internal sealed class TwoHosts : IDisposable
             hostEnd = Ip.UniqueName("y");
             iface = Ip.UniqueName("i");
             string q = queues > 1 ? $" numtxqueues {queues} numrxqueues {queues}" : "";
-            Ip.Run($"link add {hostEnd} mtu {mtu}{q} type veth peer name {iface} mtu {mtu}{q} netns {ns.Name}");
+            Ip.AddVeth(hostEnd, iface, $"mtu {mtu}{q}", $"mtu {mtu}{q} netns {ns.Name}");
             string h = hostEnd;
             _cleanup.Add(() => Ip.TryRun($"link del {h}"));
             try { File.WriteAllText($"/proc/sys/net/ipv6/conf/{hostEnd}/disable_ipv6", "1"); } catch (IOException) { }
@@ -114,7 +114,7 @@ internal sealed class TwoHosts : IDisposable
     public (uint Port1, string If1, uint Port2, string If2) AddTrunk()
     {
         string if1 = Ip.UniqueName("y"), if2 = Ip.UniqueName("y");
-        Ip.Run($"link add {if1} type veth peer name {if2}");
+        Ip.AddVeth(if1, if2);
         _cleanup.Add(() => Ip.TryRun($"link del {if1}"));
         foreach (var i in new[] { if1, if2 })
         {
@@ -181,32 +181,6 @@ internal sealed class TwoHosts : IDisposable
     }
 }
 
-/// <summary>
-/// Once per run: removes veth pairs named <c>vswy…</c> left in this namespace by a crashed run whose both ends are
-/// here (trunks). Host ends whose peer is in a namespace go with that namespace (swept by <see cref="Ip.SweepStaleOnce"/>).
-/// </summary>
-internal static class Sweep
-{
-    private static int _done;
-
-    public static void StaleRootLinksOnce()
-    {
-        if (Interlocked.Exchange(ref _done, 1) != 0) return;
-        Ip.SweepStaleOnce();
-        var (code, o, _) = Ip.Exec("ip", "-o link show type veth");
-        if (code != 0) return;
-        foreach (var line in o.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            // "12: vswyabc@vswydef: <...> ... link-netns NS" — no link-netns: the peer is in this namespace too.
-            var parts = line.Split(':', 3);
-            if (parts.Length < 3) continue;
-            string name = parts[1].Trim().Split('@')[0];
-            if (name.StartsWith("vswy", StringComparison.Ordinal) && !line.Contains("link-netns", StringComparison.Ordinal))
-                Ip.TryRun($"link del {name}");
-        }
-    }
-}
-
 /// <summary>A background process inside a namespace (iperf3 server, tcpdump) with a bounded lifetime; killed by PID on dispose.</summary>
 internal sealed class NsProcess : IDisposable
 {
@@ -233,11 +207,15 @@ internal sealed class NsProcess : IDisposable
 
     public bool WaitForExit(int timeoutMs) => _process.WaitForExit(timeoutMs);
 
-    /// <summary>Stops it with SIGINT (tcpdump flushes its file; <c>timeout</c> passes the signal on), then waits.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>
+    /// Stops it with SIGINT (tcpdump flushes its file; <c>timeout</c> passes the signal on), then waits. A capture is
+    /// interrupted only once it holds what the test waits for (<c>FeatureTests.WaitCaptured</c>).
+    /// </summary>
     public void Interrupt()
     {
         if (_process.HasExited) return;
-        Thread.Sleep(200); // let a capture drain what the kernel already queued
         Ip.Exec("kill", $"-INT {_process.Id}", 2000);
         _process.WaitForExit(3000);
     }
@@ -260,8 +238,7 @@ internal static class Iperf
     public static NsProcess StartServer(Host server, int lifetimeSeconds = 25)
     {
         var p = new NsProcess(server.Ns, "iperf3 -s -1 -p 5201 --rcv-timeout 5000 --forceflush", lifetimeSeconds);
-        long deadline = Environment.TickCount64 + 3000;
-        while (Environment.TickCount64 < deadline && server.Ns.TryExec("ss -ltn | grep -q ':5201 '").Code != 0) Thread.Sleep(20);
+        Wait.For(() => p.HasExited || server.Ns.TryExec("ss -ltn | grep -q ':5201 '").Code == 0, () => $"iperf3 -s to listen on port 5201: {p.Output}");
         return p;
     }
 

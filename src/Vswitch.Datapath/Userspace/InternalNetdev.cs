@@ -145,13 +145,16 @@ public sealed class InternalNetdev : Netdev.Netdev
         private readonly PacketBuffer?[] _ring;
         private readonly Lock _lock = new();
         private int _head, _count, _armed;
+        private readonly EventFd? _event;
         private readonly int _fd;
         private bool _closed;
 
         public InternalRxQueue(InternalNetdev dev, int index, int capacity) : base(dev, index)
         {
             _ring = new PacketBuffer?[capacity];
-            _fd = LibC.EventFd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC, out var fd).IsSuccess ? fd : -1;
+            // Without an eventfd (descriptors exhausted) WaitFd is -1 and the poll thread polls this queue on a timer.
+            _event = EventFd.Create(out var fd).IsSuccess ? fd : null;
+            _fd = _event?.Fd ?? -1;
         }
 
         public override int WaitFd => _fd;
@@ -171,7 +174,7 @@ public sealed class InternalNetdev : Netdev.Netdev
                 return false;
             }
             // Full fence (interlocked) so this read of the armed flag cannot pass the enqueue above.
-            if (Interlocked.Exchange(ref _armed, 0) != 0 && _fd >= 0) LibC.EventFdSignal(_fd);
+            if (Interlocked.Exchange(ref _armed, 0) != 0) _event?.Signal();
             return true;
         }
 
@@ -205,10 +208,10 @@ public sealed class InternalNetdev : Netdev.Netdev
             return Volatile.Read(ref _count) == 0;
         }
 
-        public override void FinishWait()
+        public override void FinishWait(bool signalled)
         {
             Volatile.Write(ref _armed, 0);
-            if (_fd >= 0) LibC.EventFdConsume(_fd);
+            if (signalled) _event?.Consume();
         }
 
         public override int Drain()
@@ -235,7 +238,7 @@ public sealed class InternalNetdev : Netdev.Netdev
         {
             lock (_lock) _closed = true;
             Drain();
-            if (_fd >= 0) LibC.Close(_fd);
+            _event?.Dispose();
         }
     }
 

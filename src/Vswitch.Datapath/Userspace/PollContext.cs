@@ -7,8 +7,10 @@ namespace Vswitch.Datapath.Userspace;
 
 /// <summary>
 /// The per-thread fast path: extraction, exact-match cache, classifier, grouping by flow, action execution and
-/// output batching. One instance per poll thread (plus one for control-path execute and one for manual polling);
-/// never shared between threads, so nothing in it is locked. Allocation-free in steady state (allocations happen
+/// output batching. One instance per poll thread (plus one for control-path execute and one for manual polling,
+/// which share a sender id because they are serialised); never shared between threads, so nothing in it is
+/// locked. A tx queue that another sender also maps to is sent on under a per-queue spin lock, once per batch;
+/// a queue with a single sender takes no lock. Allocation-free in steady state (allocations happen
 /// only on port-table changes, on misses (the upcall object) and in <c>userspace</c> actions).
 /// </summary>
 internal sealed class PollContext
@@ -19,6 +21,7 @@ internal sealed class PollContext
         public NetdevTxQueue? Txq;
         public DpPort? Port;
         public int TxqIndex;
+        public bool Shared;
         public bool Dirty;
     }
 
@@ -76,6 +79,7 @@ internal sealed class PollContext
             slot.Port = port;
             slot.TxqIndex = _sender % port.Device.TxQueueCount;
             slot.Txq = port.Device.GetTxQueue(slot.TxqIndex);
+            slot.Shared = port.TxShared[slot.TxqIndex];
         }
         _ports = table;
     }
@@ -304,16 +308,24 @@ internal sealed class PollContext
     private static void FlushSlot(ref OutputSlot slot)
     {
         if (slot.Batch.Count == 0) return;
-        // Tx queues may be shared (fewer queues than senders): a per-queue spin lock, taken once per batch.
-        ref int lockWord = ref slot.Port!.TxLocks[slot.TxqIndex];
-        if (Interlocked.CompareExchange(ref lockWord, 1, 0) != 0) SpinAcquire(ref lockWord);
-        try
+        if (!slot.Shared)
         {
+            // This context is the queue's only sender: no lock, no shared cache line.
             slot.Txq!.Send(ref slot.Batch);
         }
-        finally
+        else
         {
-            Volatile.Write(ref lockWord, 0);
+            // Fewer tx queues than senders: a per-queue spin lock, taken once per batch.
+            ref int lockWord = ref slot.Port!.TxLocks[slot.TxqIndex];
+            if (Interlocked.CompareExchange(ref lockWord, 1, 0) != 0) SpinAcquire(ref lockWord);
+            try
+            {
+                slot.Txq!.Send(ref slot.Batch);
+            }
+            finally
+            {
+                Volatile.Write(ref lockWord, 0);
+            }
         }
         if (slot.Batch.Count != 0) slot.Batch.ReleaseAll(); // a provider that broke the contract: never leak
     }
@@ -321,8 +333,10 @@ internal sealed class PollContext
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void SpinAcquire(ref int lockWord)
     {
+        // Never sleep on the packet path: SpinOnce's default falls back to Thread.Sleep(1) after ~20 rounds,
+        // a millisecond stall for every packet behind this lock. The holder is a poll thread inside one Send.
         var spinner = new SpinWait();
-        while (Interlocked.CompareExchange(ref lockWord, 1, 0) != 0) spinner.SpinOnce();
+        while (Interlocked.CompareExchange(ref lockWord, 1, 0) != 0) spinner.SpinOnce(sleep1Threshold: -1);
     }
 
     private long _seenFlushGeneration;

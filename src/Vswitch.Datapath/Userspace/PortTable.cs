@@ -5,11 +5,19 @@ namespace Vswitch.Datapath.Userspace;
 /// <summary>A port as the userspace datapath keeps it.</summary>
 internal sealed class DpPort
 {
-    public DpPort(uint portNo, Netdev.Netdev device)
+    /// <param name="portNo">Datapath port number.</param>
+    /// <param name="device">The open device.</param>
+    /// <param name="senders">How many contexts may transmit (sender ids 0..senders-1; sender s uses tx queue s mod queues).</param>
+    public DpPort(uint portNo, Netdev.Netdev device, int senders)
     {
         PortNo = portNo;
         Device = device;
-        TxLocks = new int[Math.Max(1, device.TxQueueCount)];
+        int queues = Math.Max(1, device.TxQueueCount);
+        TxLocks = new int[queues];
+        TxShared = new bool[queues];
+        var users = new int[queues];
+        for (int s = 0; s < senders; s++) users[s % queues]++;
+        for (int q = 0; q < queues; q++) TxShared[q] = users[q] > 1;
         Public = new DatapathPort(portNo, device.Name, device.Type, device);
         LastChangeSeq = device.ChangeSeq;
     }
@@ -18,8 +26,11 @@ internal sealed class DpPort
     public Netdev.Netdev Device { get; }
     public DatapathPort Public { get; }
 
-    /// <summary>One spin-lock word per tx queue (see <see cref="PollContext"/>).</summary>
+    /// <summary>One spin-lock word per tx queue, taken only for a shared queue (see <see cref="PollContext"/>).</summary>
     public int[] TxLocks { get; }
+
+    /// <summary>Per tx queue: true when more than one sender maps to it, so sends must be serialised.</summary>
+    public bool[] TxShared { get; }
 
     /// <summary>The device change sequence last reported by port poll (control lock).</summary>
     public long LastChangeSeq;

@@ -19,6 +19,7 @@ internal sealed class UserspaceDatapath
     private readonly Lock _control = new();
     private readonly Lock _execLock = new();
     private readonly PollThread[] _threads;
+    private readonly int _senders;
     private readonly PollContext _manual;
     private readonly PollContext _executor;
     private readonly UpcallQueue _upcalls;
@@ -44,14 +45,18 @@ internal sealed class UserspaceDatapath
         MaxPorts = options.MaxPorts;
         Classifier = new Classifier();
         _upcalls = new UpcallQueue(options.UpcallQueueCapacity, options.UpcallQueuePerPortCapacity, options.MaxPorts);
+        // Senders (tx queue users): poll thread i is sender i; the control context (Execute, and PollOnce in manual
+        // mode, both serialised by _execLock) is sender PollThreads. A port's tx queue q serves the senders s with
+        // s mod TxQueueCount == q; a queue with exactly one sender is used without a lock.
+        _senders = options.PollThreads + 1;
         var byNumber = new DpPort?[MaxPorts];
         LocalDevice = new InternalNetdev(name, options.LocalPortQueues, options.LocalPortQueues);
-        byNumber[0] = new DpPort(0, LocalDevice);
+        byNumber[0] = new DpPort(0, LocalDevice, _senders);
         _ports = new PortTable(byNumber, options.PollThreads);
         _threads = new PollThread[options.PollThreads];
         for (int i = 0; i < _threads.Length; i++) _threads[i] = new PollThread(this, i, options.EmcEntries);
-        _manual = new PollContext(this, 0, options.EmcEntries);
-        _executor = new PollContext(this, Math.Max(1, options.PollThreads), 16);
+        _manual = new PollContext(this, options.PollThreads, options.EmcEntries);
+        _executor = new PollContext(this, options.PollThreads, 16);
         foreach (var t in _threads) t.Start();
     }
 
@@ -224,7 +229,7 @@ internal sealed class UserspaceDatapath
                 if (chosen == IDatapath.NoPort) return Errno.EFBIG;
             }
             var byNumber = (DpPort?[])table.ByNumber.Clone();
-            byNumber[chosen] = new DpPort(chosen, device);
+            byNumber[chosen] = new DpPort(chosen, device, _senders);
             Publish(new PortTable(byNumber, _options.PollThreads));
             portNo = chosen;
             LogChange(device.Name);

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using Vswitch.Interop.Linux;
 using Vswitch.Netdev.Linux;
 using Vswitch.Packets;
@@ -16,8 +15,9 @@ namespace Vswitch.Netdev.AfPacket;
 /// link goes Down, <see cref="Netdev.ChangeSeq"/> is bumped, rx returns nothing, tx drops (counted).
 /// <para>Queues follow the <see cref="NetdevRxQueue"/>/<see cref="NetdevTxQueue"/> contract: one thread per queue,
 /// never blocking (non-blocking sockets, MSG_DONTWAIT; a full socket buffer drops and counts), no allocation, no
-/// exceptions; rx buffers come from the open request's pool and pass to the caller, tx takes ownership of every
-/// packet and releases it after sendmmsg. Control members may block briefly on ioctl/netlink, are serialised
+/// exceptions; rx buffers come from the open request's pool and pass to the caller (a recvmmsg rx queue keeps up to
+/// a burst of posted buffers across calls, so an empty poll rents nothing), tx takes ownership of every packet and
+/// releases it after sendmmsg. Control members may block briefly on ioctl/netlink, are serialised
 /// internally and may be called from any thread.</para>
 /// </remarks>
 public sealed class AfPacketNetdev : KernelInterfaceNetdev
@@ -25,7 +25,7 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
     /// <summary>Most queue pairs (fanout sockets) a device may open.</summary>
     public const int MaxQueues = 16;
 
-    private readonly SafeFd[] _sockets;
+    private readonly PacketSocket[] _sockets;
     private readonly NetdevRxQueue[] _rx;
     private readonly AfPacketTxQueue[] _tx;
     private readonly bool _promisc;
@@ -35,7 +35,7 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
     private readonly bool _ring;
     private ulong _kernelDrops;
 
-    private unsafe AfPacketNetdev(string name, string kernelName, int ifIndex, SafeFd[] sockets, nint[] rings, bool promisc, bool ignoreOutgoing,
+    private AfPacketNetdev(string name, string kernelName, int ifIndex, PacketSocket[] sockets, TPacketV3Ring[] rings, bool promisc, bool ignoreOutgoing,
         bool fillChecksums, NetdevOptions options, PacketPool pool)
         : base(name, AfPacketNetdevProvider.TypeName, kernelName, ifIndex)
     {
@@ -50,18 +50,19 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
         for (int i = 0; i < sockets.Length; i++)
         {
             _rx[i] = _ring
-                ? AfPacketRingRxQueue.Create(this, i, sockets[i].Fd, pool, fillChecksums, (byte*)rings[i])
-                : new AfPacketRxQueue(this, i, sockets[i].Fd, pool, fillChecksums);
+                ? new AfPacketRingRxQueue(this, i, sockets[i], rings[i], pool, fillChecksums)
+                : new AfPacketRxQueue(this, i, sockets[i], pool, fillChecksums);
             _tx[i] = new AfPacketTxQueue(this, i, sockets[i].Fd);
         }
         Capabilities = new NetdevCapabilities
         {
-            MaxRxQueues = sockets.Length, MaxTxQueues = sockets.Length, MaxMtu = PacketBuffer.MaxFrameSize - LibC.ETH_HLEN - 8,
+            MaxRxQueues = sockets.Length, MaxTxQueues = sockets.Length,
+            MaxMtu = PacketBuffer.MaxFrameSize - EthernetHeader.Length - 2 * VlanHeader.Length,
             CanSetMac = true, CanSetMtu = true, ReportsLinkChanges = true,
         };
     }
 
-    internal static unsafe Errno Create(string portName, string iface, int queues, bool promisc, bool fillChecksums, bool ring, NetdevOptions options,
+    internal static Errno Create(string portName, string iface, int queues, bool promisc, bool fillChecksums, bool ring, NetdevOptions options,
         PacketPool pool, out AfPacketNetdev? device, out string? error)
     {
         device = null;
@@ -72,8 +73,8 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
             error = e == Errno.ENODEV ? $"afpacket: no interface '{iface}' in this network namespace" : $"afpacket: {iface}: {e}";
             return e;
         }
-        var sockets = new List<SafeFd>();
-        var rings = new List<nint>();
+        var sockets = new List<PacketSocket>();
+        var rings = new List<TPacketV3Ring>();
         AfPacketNetdev? dev = null;
         bool ignoreOutgoing = true;
         try
@@ -81,18 +82,17 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
             int fanoutId = queues > 1 ? Random.Shared.Next(1, 0x10000) : 0;
             for (int q = 0; q < queues; q++)
             {
-                e = OpenSocket(iface, ifIndex, ring, out var socket, out byte* ringAddress, out bool ignored, out error);
+                e = OpenSocket(iface, ifIndex, ring, out var socket, out var rxRing, out bool ignored, out error);
                 if (e.IsError) return e;
                 sockets.Add(socket!);
-                if (ring) rings.Add((nint)ringAddress);
+                if (rxRing is not null) rings.Add(rxRing);
                 ignoreOutgoing &= ignored;
                 if (queues > 1)
                 {
                     // Another group may hold the random id: try a few others (all queues join the same one).
                     for (int attempt = 0; ; attempt++)
                     {
-                        e = LibC.SetSockOptInt(socket!.Fd, LibC.SOL_PACKET, LibC.PACKET_FANOUT,
-                            (fanoutId & 0xFFFF) | ((LibC.PACKET_FANOUT_HASH | LibC.PACKET_FANOUT_FLAG_DEFRAG) << 16));
+                        e = socket!.JoinFanout(fanoutId, PacketFanoutMode.Hash, defragment: true);
                         if (e.IsSuccess || q > 0 || attempt == 8) break;
                         fanoutId = Random.Shared.Next(1, 0x10000);
                     }
@@ -101,8 +101,7 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
             }
             if (promisc)
             {
-                LibC.packet_mreq mreq = new() { mr_ifindex = ifIndex, mr_type = LibC.PACKET_MR_PROMISC };
-                e = LibC.SetSockOpt(sockets[0].Fd, LibC.SOL_PACKET, LibC.PACKET_ADD_MEMBERSHIP, &mreq, sizeof(LibC.packet_mreq));
+                e = sockets[0].AddPromiscuousMembership(ifIndex);
                 if (e.IsError) { error = $"afpacket: {iface}: PACKET_ADD_MEMBERSHIP(PROMISC): {e}"; return e; }
             }
             dev = new AfPacketNetdev(portName, iface, ifIndex, [.. sockets], [.. rings], promisc, ignoreOutgoing, fillChecksums, options, pool);
@@ -118,48 +117,41 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
                 if (dev is not null) dev.Dispose();
                 else
                 {
-                    foreach (var r in rings) LibC.MUnmap((void*)r, (nuint)AfPacketRingRxQueue.BlockSize * AfPacketRingRxQueue.BlockCount);
+                    foreach (var r in rings) r.Dispose();
                     foreach (var s in sockets) s.Dispose();
                 }
             }
         }
     }
 
-    private static unsafe Errno OpenSocket(string iface, int ifIndex, bool ring, out SafeFd? socket, out byte* ringAddress,
+    private static Errno OpenSocket(string iface, int ifIndex, bool ring, out PacketSocket? socket, out TPacketV3Ring? rxRing,
         out bool ignoreOutgoing, out string? error)
     {
         socket = null;
-        ringAddress = null;
+        rxRing = null;
         ignoreOutgoing = false;
         error = null;
-        // Protocol 0 at creation: nothing is queued until bind() names the interface and ETH_P_ALL.
-        var e = LibC.Socket(LibC.AF_PACKET, LibC.SOCK_RAW | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, 0, out int fd);
+        // Protocol 0 at creation: nothing is queued until Bind names the interface and ETH_P_ALL.
+        var e = PacketSocket.Open(out var handle);
         if (e.IsError) { error = $"afpacket: {iface}: socket(AF_PACKET): {e}"; return e; }
-        var handle = new SafeFd(fd);
-        e = LibC.SetSockOptInt(fd, LibC.SOL_PACKET, LibC.PACKET_AUXDATA, 1);
+        e = handle!.EnableAuxData();
         if (e.IsError) { error = $"afpacket: {iface}: PACKET_AUXDATA: {e}"; handle.Dispose(); return e; }
-        ignoreOutgoing = LibC.SetSockOptInt(fd, LibC.SOL_PACKET, LibC.PACKET_IGNORE_OUTGOING, 1).IsSuccess;
+        ignoreOutgoing = handle.IgnoreOutgoing().IsSuccess;
         // Bigger socket buffers absorb bursts; best effort (FORCE needs CAP_NET_ADMIN).
-        if (LibC.SetSockOptInt(fd, LibC.SOL_SOCKET, LibC.SO_RCVBUFFORCE, 4 << 20).IsError)
-            LibC.SetSockOptInt(fd, LibC.SOL_SOCKET, LibC.SO_RCVBUF, 4 << 20);
-        if (LibC.SetSockOptInt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUFFORCE, 4 << 20).IsError)
-            LibC.SetSockOptInt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUF, 4 << 20);
+        handle.SetBufferSizes(4 << 20, 4 << 20);
         if (ring)
         {
             // Before bind: nothing may be queued outside the ring.
-            e = AfPacketRingRxQueue.SetUp(fd, out ringAddress);
+            e = handle.MapRxRing(AfPacketRingRxQueue.BlockSize, AfPacketRingRxQueue.BlockCount, AfPacketRingRxQueue.FrameSize,
+                AfPacketRingRxQueue.RetireTimeoutMs, out rxRing);
             if (e.IsError) { error = $"afpacket: {iface}: TPACKET_V3 rx ring: {e}"; handle.Dispose(); return e; }
         }
-        LibC.sockaddr_ll sll = new()
-        {
-            sll_family = LibC.AF_PACKET, sll_protocol = LibC.htons(LibC.ETH_P_ALL), sll_ifindex = ifIndex,
-        };
-        e = LibC.Bind(fd, &sll, sizeof(LibC.sockaddr_ll));
+        e = handle.Bind(ifIndex);
         if (e.IsError)
         {
             error = $"afpacket: {iface}: bind: {e}";
-            if (ringAddress != null) LibC.MUnmap(ringAddress, (nuint)AfPacketRingRxQueue.BlockSize * AfPacketRingRxQueue.BlockCount);
-            ringAddress = null;
+            rxRing?.Dispose();
+            rxRing = null;
             handle.Dispose();
             return e;
         }
@@ -208,17 +200,15 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
         return base.ResetStats();
     }
 
-    private unsafe ulong ReadKernelDrops()
+    private ulong ReadKernelDrops()
     {
         lock (ControlLock)
         {
             if (IsDisposed) return _kernelDrops;
             foreach (var socket in _sockets)
             {
-                LibC.tpacket_stats st = default;
-                int len = sizeof(LibC.tpacket_stats);
-                if (LibC.GetSockOpt(socket.Fd, LibC.SOL_PACKET, LibC.PACKET_STATISTICS, &st, ref len).IsSuccess)
-                    _kernelDrops += st.tp_drops; // the kernel resets its counters on every read
+                if (socket.ReadStatistics(out var st).IsSuccess)
+                    _kernelDrops += st.Drops; // the kernel resets its counters on every read
             }
             return _kernelDrops;
         }
@@ -271,38 +261,33 @@ public sealed class AfPacketNetdev : KernelInterfaceNetdev
             (rx as AfPacketRxQueue)?.Free();
             (rx as AfPacketRingRxQueue)?.Free();
         }
-        foreach (var socket in _sockets) socket.Dispose();
         foreach (var tx in _tx) tx.Free();
+        foreach (var socket in _sockets) socket.Dispose();
     }
 }
 
-/// <summary>Receive queue of an <see cref="AfPacketNetdev"/>: recvmmsg of up to a batch of frames.</summary>
+/// <summary>
+/// Receive queue of an <see cref="AfPacketNetdev"/>: recvmmsg of up to a batch of frames straight into pool buffers.
+/// The buffers stay posted in the queue's <see cref="MessageBatch"/> across calls: a call rents only to replace the
+/// buffers it handed over, so an empty poll rents and returns nothing. They go back to the pool at dispose.
+/// </summary>
 internal sealed unsafe class AfPacketRxQueue : NetdevRxQueue
 {
-    private static readonly int ControlSpace = LibC.CMSG_SPACE(sizeof(LibC.tpacket_auxdata));
-    private const int ScratchSize = 64 * 1024;
     private readonly AfPacketNetdev _dev;
+    private readonly PacketSocket _socket;
     private readonly int _fd;
     private readonly PacketPool _pool;
-    private readonly PacketBuffer?[] _rented = new PacketBuffer?[PacketBatch.Capacity];
-    private LibC.mmsghdr* _msgs;
-    private LibC.iovec* _iovs;
-    private LibC.sockaddr_ll* _addrs;
-    private byte* _control;
-    private byte* _scratch;
+    private readonly PacketBuffer?[] _posted = new PacketBuffer?[PacketBatch.Capacity];
+    private readonly MessageBatch _messages;
 
-    public AfPacketRxQueue(AfPacketNetdev device, int index, int fd, PacketPool pool, bool fillChecksums) : base(device, index)
+    public AfPacketRxQueue(AfPacketNetdev device, int index, PacketSocket socket, PacketPool pool, bool fillChecksums) : base(device, index)
     {
         _dev = device;
-        _fd = fd;
+        _socket = socket;
+        _fd = socket.Fd;
         _pool = pool;
         FillChecksums = fillChecksums;
-        const int n = PacketBatch.Capacity;
-        _msgs = (LibC.mmsghdr*)NativeMemory.AllocZeroed((nuint)(n * sizeof(LibC.mmsghdr)));
-        _iovs = (LibC.iovec*)NativeMemory.AllocZeroed((nuint)(n * sizeof(LibC.iovec)));
-        _addrs = (LibC.sockaddr_ll*)NativeMemory.AllocZeroed((nuint)(n * sizeof(LibC.sockaddr_ll)));
-        _control = (byte*)NativeMemory.AllocZeroed((nuint)(n * ControlSpace));
-        _scratch = (byte*)NativeMemory.Alloc(ScratchSize);
+        _messages = new MessageBatch(PacketBatch.Capacity, linkAddresses: true, controlBytes: MessageBatch.PacketAuxDataSpace);
     }
 
     public bool FillChecksums { get; }
@@ -318,70 +303,39 @@ internal sealed unsafe class AfPacketRxQueue : NetdevRxQueue
         }
         int want = batch.FreeCount;
         if (want == 0) return 0;
-        int rented = 0;
-        while (rented < want && _pool.TryRent(out var p))
-        {
-            _rented[rented] = p;
-            rented++;
-        }
-        if (rented == 0)
+        int posted = Post(want);
+        if (posted == 0)
         {
             DiscardOne();
             return 0;
         }
-        for (int i = 0; i < rented; i++)
-        {
-            var p = _rented[i]!;
-            ref var m = ref _msgs[i];
-            _iovs[i].iov_base = p.DataPointer;
-            _iovs[i].iov_len = PacketBuffer.MaxFrameSize;
-            m.msg_hdr.msg_name = &_addrs[i];
-            m.msg_hdr.msg_namelen = (uint)sizeof(LibC.sockaddr_ll);
-            m.msg_hdr.msg_iov = &_iovs[i];
-            m.msg_hdr.msg_iovlen = 1;
-            m.msg_hdr.msg_control = _control + i * ControlSpace;
-            m.msg_hdr.msg_controllen = (nuint)ControlSpace;
-            m.msg_hdr.msg_flags = 0;
-            m.msg_len = 0;
-        }
-        var e = LibC.RecvMMsg(_fd, _msgs, rented, 0, out int count);
+        var e = _messages.Receive(_fd, posted, out int count);
         if (e.IsError)
         {
             if (e != Errno.EAGAIN && e != Errno.EINTR) Stats.RxErrors++;
-            count = 0;
+            return 0;
         }
         int added = 0;
-        for (int i = 0; i < rented; i++)
+        for (int i = 0; i < count; i++)
         {
-            var p = _rented[i]!;
-            _rented[i] = null;
-            if (i >= count)
+            var p = _posted[i]!;
+            int length = _messages.Length(i);
+            // Frames not delivered leave their buffer posted for the next call.
+            if (_messages.PacketType(i) == LinkPacketType.Outgoing) continue; // our own (or the host's) transmission looped back
+            if (_messages.IsTruncated(i))
             {
-                p.Release();
-                continue;
-            }
-            ref var m = ref _msgs[i];
-            int length = (int)m.msg_len;
-            if (_addrs[i].sll_pkttype == LibC.PACKET_OUTGOING)
-            {
-                p.Release(); // our own (or the host's) transmission looped back: never deliver
-                continue;
-            }
-            if ((m.msg_hdr.msg_flags & LibC.MSG_TRUNC) != 0)
-            {
-                p.Release();
                 Stats.RxErrors++;
                 Stats.RxTruncated++;
                 continue;
             }
-            if (length < LibC.ETH_HLEN)
+            if (length < EthernetHeader.Length)
             {
-                p.Release();
                 Stats.RxErrors++;
                 continue;
             }
+            _posted[i] = null;
             p.SetLength(length);
-            ApplyAuxData(p, ref m.msg_hdr);
+            if (_messages.TryGetPacketAuxData(i, out var aux)) ApplyAuxData(p, in aux);
             batch.TryAdd(p);
             Stats.RxPackets++;
             Stats.RxBytes += (ulong)p.Length;
@@ -390,43 +344,34 @@ internal sealed unsafe class AfPacketRxQueue : NetdevRxQueue
         return added;
     }
 
-    private void ApplyAuxData(PacketBuffer p, ref LibC.msghdr hdr)
+    /// <summary>Makes sure the first <paramref name="want"/> messages have a buffer; returns how many in a row do.</summary>
+    private int Post(int want)
     {
-        byte* control = (byte*)hdr.msg_control;
-        int controlLength = (int)hdr.msg_controllen;
-        int offset = 0;
-        while (offset + sizeof(LibC.cmsghdr) <= controlLength)
+        for (int i = 0; i < want; i++)
         {
-            var cmsg = (LibC.cmsghdr*)(control + offset);
-            int len = (int)cmsg->cmsg_len;
-            if (len < sizeof(LibC.cmsghdr) || offset + len > controlLength) break;
-            if (cmsg->cmsg_level == LibC.SOL_PACKET && cmsg->cmsg_type == LibC.PACKET_AUXDATA
-                && len >= LibC.CMSG_LEN(sizeof(LibC.tpacket_auxdata)))
-            {
-                var aux = (LibC.tpacket_auxdata*)(control + offset + LibC.CMSG_ALIGN(sizeof(LibC.cmsghdr)));
-                if ((aux->tp_status & LibC.TP_STATUS_VLAN_VALID) != 0)
-                {
-                    ushort tpid = (aux->tp_status & LibC.TP_STATUS_VLAN_TPID_VALID) != 0 && aux->tp_vlan_tpid != 0
-                        ? aux->tp_vlan_tpid : LibC.ETH_P_8021Q;
-                    InsertVlanTag(p, tpid, aux->tp_vlan_tci);
-                }
-                if (FillChecksums && (aux->tp_status & LibC.TP_STATUS_CSUMNOTREADY) != 0)
-                    PartialChecksum.TryComplete(p.Data);
-                return;
-            }
-            offset += LibC.CMSG_ALIGN(len);
+            if (_posted[i] is not null) continue;
+            if (!_pool.TryRent(out var p)) return i;
+            _posted[i] = p;
+            _messages.SetSegment(i, 0, p.DataPointer, PacketBuffer.MaxFrameSize);
         }
+        return want;
+    }
+
+    private void ApplyAuxData(PacketBuffer p, in PacketAuxData aux)
+    {
+        if (aux.HasVlanTag) InsertVlanTag(p, aux.VlanTpid, aux.VlanTci);
+        if (FillChecksums && aux.ChecksumNotReady) PartialChecksum.TryComplete(p.Data);
     }
 
     private void InsertVlanTag(PacketBuffer p, ushort tpid, ushort tci)
     {
-        if (!p.TryPush(4))
+        if (!p.TryPush(VlanHeader.Length))
         {
             Stats.RxErrors++;
             return;
         }
         var data = p.Data;
-        data.Slice(4, 12).CopyTo(data); // move destination and source MAC to the new front
+        data.Slice(VlanHeader.Length, 12).CopyTo(data); // move destination and source MAC to the new front
         BinaryPrimitives.WriteUInt16BigEndian(data[12..], tpid);
         BinaryPrimitives.WriteUInt16BigEndian(data[14..], tci);
     }
@@ -437,22 +382,19 @@ internal sealed unsafe class AfPacketRxQueue : NetdevRxQueue
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private void ConsumePendingError()
     {
-        LibC.iovec iov = new() { iov_base = _scratch, iov_len = ScratchSize };
         for (int i = 0; i < 4096; i++)
         {
-            LibC.msghdr msg = new() { msg_iov = &iov, msg_iovlen = 1 };
-            var e = LibC.RecvMsg(_fd, &msg, 0, out _);
+            var e = _socket.DiscardOne();
             if (e == Errno.EAGAIN) return;
             if (e.IsError) Stats.RxErrors++;
             else Stats.RxDropped++;
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private void DiscardOne()
     {
-        LibC.iovec iov = new() { iov_base = _scratch, iov_len = ScratchSize };
-        LibC.msghdr msg = new() { msg_iov = &iov, msg_iovlen = 1 };
-        if (LibC.RecvMsg(_fd, &msg, 0, out _).IsSuccess)
+        if (_socket.DiscardOne().IsSuccess)
         {
             Stats.RxDropped++;
             Stats.RxNoBuffer++;
@@ -462,27 +404,19 @@ internal sealed unsafe class AfPacketRxQueue : NetdevRxQueue
     public override int Drain()
     {
         int drained = 0;
-        LibC.iovec iov = new() { iov_base = _scratch, iov_len = ScratchSize };
-        while (true)
-        {
-            LibC.msghdr msg = new() { msg_iov = &iov, msg_iovlen = 1 };
-            if (LibC.RecvMsg(_fd, &msg, 0, out _).IsError) return drained;
-            drained++;
-        }
+        while (_socket.DiscardOne().IsSuccess) drained++;
+        return drained;
     }
 
+    /// <summary>Returns the posted buffers to the pool and frees the message batch (device dispose, no call in progress).</summary>
     internal void Free()
     {
-        NativeMemory.Free(_msgs);
-        NativeMemory.Free(_iovs);
-        NativeMemory.Free(_addrs);
-        NativeMemory.Free(_control);
-        NativeMemory.Free(_scratch);
-        _msgs = null;
-        _iovs = null;
-        _addrs = null;
-        _control = null;
-        _scratch = null;
+        for (int i = 0; i < _posted.Length; i++)
+        {
+            _posted[i]?.Release();
+            _posted[i] = null;
+        }
+        _messages.Dispose();
     }
 }
 
@@ -491,15 +425,12 @@ internal sealed unsafe class AfPacketTxQueue : NetdevTxQueue
 {
     private readonly AfPacketNetdev _dev;
     private readonly int _fd;
-    private LibC.mmsghdr* _msgs;
-    private LibC.iovec* _iovs;
+    private readonly MessageBatch _messages = new(PacketBatch.Capacity);
 
     public AfPacketTxQueue(AfPacketNetdev device, int index, int fd) : base(device, index)
     {
         _dev = device;
         _fd = fd;
-        _msgs = (LibC.mmsghdr*)NativeMemory.AllocZeroed((nuint)(PacketBatch.Capacity * sizeof(LibC.mmsghdr)));
-        _iovs = (LibC.iovec*)NativeMemory.AllocZeroed((nuint)(PacketBatch.Capacity * sizeof(LibC.iovec)));
     }
 
     public override int Send(ref PacketBatch batch)
@@ -522,23 +453,17 @@ internal sealed unsafe class AfPacketTxQueue : NetdevTxQueue
                 Stats.TxMtuDropped++;
                 continue;
             }
-            _iovs[n].iov_base = p.DataPointer;
-            _iovs[n].iov_len = (nuint)p.Length;
-            ref var m = ref _msgs[n];
-            m.msg_hdr = default;
-            m.msg_hdr.msg_iov = &_iovs[n];
-            m.msg_hdr.msg_iovlen = 1;
-            m.msg_len = 0;
+            _messages.SetSegment(n, 0, p.DataPointer, p.Length);
             n++;
         }
         int sent = 0;
         int next = 0;
         while (next < n)
         {
-            var e = LibC.SendMMsg(_fd, _msgs + next, n - next, LibC.MSG_DONTWAIT, out int done);
+            var e = _messages.Send(_fd, next, n - next, out int done);
             if (e.IsSuccess && done > 0)
             {
-                for (int i = next; i < next + done; i++) Stats.TxBytes += _msgs[i].msg_len;
+                for (int i = next; i < next + done; i++) Stats.TxBytes += (ulong)_messages.Length(i);
                 Stats.TxPackets += (ulong)done;
                 sent += done;
                 next += done;
@@ -554,11 +479,5 @@ internal sealed unsafe class AfPacketTxQueue : NetdevTxQueue
         return sent;
     }
 
-    internal void Free()
-    {
-        NativeMemory.Free(_msgs);
-        NativeMemory.Free(_iovs);
-        _msgs = null;
-        _iovs = null;
-    }
+    internal void Free() => _messages.Dispose();
 }

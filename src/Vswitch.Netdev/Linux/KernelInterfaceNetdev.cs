@@ -29,13 +29,15 @@ public enum KernelInterfaceState
 /// </remarks>
 public abstract class KernelInterfaceNetdev : Netdev
 {
+    private const ushort VlanTpid = 0x8100;
+    private const ushort QinQTpid = 0x88a8;
     /// <summary>Serialises control operations.</summary>
     protected readonly Lock ControlLock = new();
     private IDisposable? _linkSubscription;
     private int _state;
     private int _mtu;
     private MacAddress _mac;
-    private uint _kernelFlags;
+    private InterfaceFlags _kernelFlags;
     private int _linkUp;
 
     /// <summary>Creates the device; call <see cref="InitializeKernelState"/> once the interface exists.</summary>
@@ -68,12 +70,12 @@ public abstract class KernelInterfaceNetdev : Netdev
         Span<byte> mac = stackalloc byte[6];
         e = NetDevice.GetHardwareAddress(KernelName, mac);
         if (e.IsError) return e;
-        e = NetDevice.GetFlags(KernelName, out int flags);
+        e = NetDevice.GetFlags(KernelName, out var flags);
         if (e.IsError) return e;
         _mtu = mtu;
         _mac = new MacAddress(mac);
-        _kernelFlags = (uint)flags;
-        _linkUp = LinkUpFromFlags((uint)flags) ? 1 : 0;
+        _kernelFlags = flags;
+        _linkUp = LinkUpFromFlags(flags) ? 1 : 0;
         e = LinkMonitor.Shared.Subscribe(OnLinkMessage, out _linkSubscription);
         if (e.IsError) return e;
         // A change between our reads and the subscription would be lost: read the flags once more.
@@ -81,8 +83,8 @@ public abstract class KernelInterfaceNetdev : Netdev
         return Errno.Success;
     }
 
-    private static bool LinkUpFromFlags(uint flags) =>
-        (flags & LibC.IFF_UP) != 0 && (flags & (LibC.IFF_RUNNING | LibC.IFF_LOWER_UP)) != 0;
+    private static bool LinkUpFromFlags(InterfaceFlags flags) =>
+        (flags & InterfaceFlags.Up) != 0 && (flags & (InterfaceFlags.Running | InterfaceFlags.LowerUp)) != 0;
 
     private void RefreshFromKernel()
     {
@@ -208,17 +210,17 @@ public abstract class KernelInterfaceNetdev : Netdev
         }
     }
 
-    /// <summary>Maps IFF_* flags to <see cref="NetdevFlags"/>.</summary>
-    protected static NetdevFlags FromKernelFlags(int flags) =>
-        ((flags & LibC.IFF_UP) != 0 ? NetdevFlags.Up : 0)
-        | ((flags & LibC.IFF_PROMISC) != 0 ? NetdevFlags.Promiscuous : 0)
-        | ((flags & LibC.IFF_ALLMULTI) != 0 ? NetdevFlags.AllMulticast : 0);
+    /// <summary>Maps interface flags to <see cref="NetdevFlags"/>.</summary>
+    protected static NetdevFlags FromKernelFlags(InterfaceFlags flags) =>
+        ((flags & InterfaceFlags.Up) != 0 ? NetdevFlags.Up : 0)
+        | ((flags & InterfaceFlags.Promiscuous) != 0 ? NetdevFlags.Promiscuous : 0)
+        | ((flags & InterfaceFlags.AllMulticast) != 0 ? NetdevFlags.AllMulticast : 0);
 
-    /// <summary>Maps <see cref="NetdevFlags"/> to IFF_* flags.</summary>
-    protected static int ToKernelFlags(NetdevFlags flags) =>
-        ((flags & NetdevFlags.Up) != 0 ? LibC.IFF_UP : 0)
-        | ((flags & NetdevFlags.Promiscuous) != 0 ? LibC.IFF_PROMISC : 0)
-        | ((flags & NetdevFlags.AllMulticast) != 0 ? LibC.IFF_ALLMULTI : 0);
+    /// <summary>Maps <see cref="NetdevFlags"/> to interface flags.</summary>
+    protected static InterfaceFlags ToKernelFlags(NetdevFlags flags) =>
+        ((flags & NetdevFlags.Up) != 0 ? InterfaceFlags.Up : 0)
+        | ((flags & NetdevFlags.Promiscuous) != 0 ? InterfaceFlags.Promiscuous : 0)
+        | ((flags & NetdevFlags.AllMulticast) != 0 ? InterfaceFlags.AllMulticast : 0);
 
     /// <summary>
     /// SIOCGIFFLAGS then SIOCSIFFLAGS, synchronously: the old flags come back and an error means nothing
@@ -230,16 +232,16 @@ public abstract class KernelInterfaceNetdev : Netdev
         const NetdevFlags known = NetdevFlags.Up | NetdevFlags.Promiscuous | NetdevFlags.AllMulticast;
         lock (ControlLock)
         {
-            old = FromKernelFlags((int)_kernelFlags);
+            old = FromKernelFlags(_kernelFlags);
             if (((off | on) & ~known) != 0) return Errno.EINVAL;
             if (_state != (int)KernelInterfaceState.Present) return Errno.ENODEV;
-            var e = NetDevice.UpdateFlags(KernelName, ToKernelFlags(off), ToKernelFlags(on), out int oldKernel);
+            var e = NetDevice.UpdateFlags(KernelName, ToKernelFlags(off), ToKernelFlags(on), out var oldKernel);
             if (e.IsError) return e;
             old = FromKernelFlags(oldKernel);
             var now = (old & ~off) | on;
             if (now != old)
             {
-                _kernelFlags = (uint)((oldKernel & ~ToKernelFlags(off)) | ToKernelFlags(on));
+                _kernelFlags = (oldKernel & ~ToKernelFlags(off)) | ToKernelFlags(on);
                 BumpChangeSeq();
             }
             return Errno.Success;
@@ -254,9 +256,9 @@ public abstract class KernelInterfaceNetdev : Netdev
     {
         lock (ControlLock)
         {
-            if (_state == (int)KernelInterfaceState.Present && NetDevice.GetFlags(KernelName, out int flags).IsSuccess)
+            if (_state == (int)KernelInterfaceState.Present && NetDevice.GetFlags(KernelName, out var flags).IsSuccess)
             {
-                bool up = LinkUpFromFlags((uint)flags);
+                bool up = LinkUpFromFlags(flags);
                 if ((up ? 1 : 0) != _linkUp)
                 {
                     // The notification is on its way; record it now so readers agree with the kernel.
@@ -295,15 +297,15 @@ public abstract class KernelInterfaceNetdev : Netdev
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool ExceedsMtu(ReadOnlySpan<byte> frame, int mtu)
     {
-        int allowed = mtu + LibC.ETH_HLEN;
+        int allowed = mtu + EthernetHeader.Length;
         if (frame.Length <= allowed) return false;
         int offset = 12;
         for (int tags = 0; tags < 2 && frame.Length >= offset + 6; tags++)
         {
             ushort type = BinaryPrimitives.ReadUInt16BigEndian(frame[offset..]);
-            if (type != LibC.ETH_P_8021Q && type != LibC.ETH_P_8021AD) break;
-            allowed += 4;
-            offset += 4;
+            if (type != VlanTpid && type != QinQTpid) break;
+            allowed += VlanHeader.Length;
+            offset += VlanHeader.Length;
         }
         return frame.Length > allowed;
     }

@@ -53,7 +53,7 @@ public sealed class MemoryNetdev : Netdev
         ReportsLinkChanges = true,
     };
 
-    private MemoryNetdev(MemoryNetdevProvider provider, string name, NetdevOptions rawOptions, MemoryNetdevOptions options, PacketPool pool, int[] eventFds)
+    private MemoryNetdev(MemoryNetdevProvider provider, string name, NetdevOptions rawOptions, MemoryNetdevOptions options, PacketPool pool, EventFd[] eventFds)
         : base(name, MemoryNetdevProvider.TypeName)
     {
         _provider = provider;
@@ -79,16 +79,17 @@ public sealed class MemoryNetdev : Netdev
         out MemoryNetdev? device, out string? error)
     {
         device = null;
-        var fds = new int[options.Queues];
+        var fds = new EventFd[options.Queues];
         for (int i = 0; i < fds.Length; i++)
         {
-            var rc = LibC.EventFd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC, out fds[i]);
+            var rc = EventFd.Create(out var fd);
             if (rc.IsError)
             {
-                for (int j = 0; j < i; j++) LibC.Close(fds[j]);
+                for (int j = 0; j < i; j++) fds[j].Dispose();
                 error = $"memory: device '{name}': eventfd for rx queue {i}: {rc}";
                 return rc;
             }
+            fds[i] = fd!;
         }
         device = new MemoryNetdev(provider, name, raw, options, pool, fds);
         error = null;

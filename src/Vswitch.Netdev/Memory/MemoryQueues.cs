@@ -9,7 +9,8 @@ namespace Vswitch.Netdev.Memory;
 /// </summary>
 /// <remarks>
 /// Wait protocol: the poll thread calls <see cref="PrepareToWait"/> (arms: <c>sleeping = 1</c>, full fence, re-checks the
-/// ring), sleeps in epoll on <see cref="WaitFd"/>, then calls <see cref="FinishWait"/> (disarms, reads the eventfd).
+/// ring), sleeps in epoll on <see cref="WaitFd"/>, then calls <see cref="FinishWait(bool)"/> (disarms; reads the eventfd
+/// only when epoll reported it readable).
 /// A producer publishes its packets, issues a full fence and signals the eventfd only if it wins the
 /// <c>sleeping 1 → 0</c> exchange, so a busy queue never makes a system call.
 /// </remarks>
@@ -20,13 +21,15 @@ public sealed class MemoryRxQueue : NetdevRxQueue
     private const int Closed = 2;
 
     private readonly PacketRing _ring;
-    private readonly int _eventFd;
+    private readonly EventFd _eventFd;
+    private readonly int _waitFd;
     private int _state;
 
-    internal MemoryRxQueue(MemoryNetdev device, int index, PacketRing ring, int eventFd) : base(device, index)
+    internal MemoryRxQueue(MemoryNetdev device, int index, PacketRing ring, EventFd eventFd) : base(device, index)
     {
         _ring = ring;
         _eventFd = eventFd;
+        _waitFd = eventFd.Fd;
     }
 
     internal PacketRing Ring => _ring;
@@ -68,11 +71,11 @@ public sealed class MemoryRxQueue : NetdevRxQueue
     }
 
     /// <summary>The eventfd a poll thread sleeps on (readable after a producer woke it). Valid until the device is disposed.</summary>
-    public override int WaitFd => _eventFd;
+    public override int WaitFd => _waitFd;
 
     /// <summary>
     /// Arms the wake-up and re-checks the ring: false (do not sleep, disarmed) when packets are pending. After a true
-    /// return the caller must call <see cref="FinishWait"/> once it stops waiting. Poll thread only; never blocks.
+    /// return the caller must call <see cref="FinishWait(bool)"/> once it stops waiting. Poll thread only; never blocks.
     /// </summary>
     public override bool PrepareToWait()
     {
@@ -86,11 +89,15 @@ public sealed class MemoryRxQueue : NetdevRxQueue
         return true;
     }
 
-    /// <summary>Disarms the wake-up and consumes a pending eventfd signal (one read system call). Poll thread only.</summary>
-    public override void FinishWait()
+    /// <summary>
+    /// Disarms the wake-up; when <paramref name="signalled"/> (epoll reported the eventfd readable) consumes the
+    /// signal with one read system call, otherwise makes none. A signal written after the wait ended stays pending
+    /// and ends the next wait at once, which then consumes it. Poll thread only.
+    /// </summary>
+    public override void FinishWait(bool signalled)
     {
         if (Interlocked.CompareExchange(ref _state, Awake, Sleeping) == Closed) return;
-        LibC.EventFdConsume(_eventFd);
+        if (signalled) _eventFd.Consume();
     }
 
     /// <summary>Discards every queued packet (released to its pool); returns how many. Poll thread only.</summary>
@@ -108,14 +115,14 @@ public sealed class MemoryRxQueue : NetdevRxQueue
     private void WakeSlow()
     {
         if (Interlocked.CompareExchange(ref _state, Awake, Sleeping) == Sleeping)
-            LibC.EventFdSignal(_eventFd);
+            _eventFd.Signal();
     }
 
     internal void Close()
     {
         Interlocked.Exchange(ref _state, Closed);
         _ring.DrainAndRelease();
-        LibC.Close(_eventFd);
+        _eventFd.Dispose();
     }
 }
 

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Runtime.InteropServices;
 using Vswitch.Interop.Linux;
 using Vswitch.Netdev.Linux;
 using Vswitch.Packets;
@@ -18,16 +17,16 @@ namespace Vswitch.Netdev.Tap;
 /// (counted); each queue fd is replaced by an idle eventfd so pollers sleeping on it do not spin.
 /// <para>Queues follow the <see cref="NetdevRxQueue"/>/<see cref="NetdevTxQueue"/> contract: one thread per queue,
 /// never blocking (the fds are non-blocking; a full kernel queue drops and counts), no allocation, no exceptions;
-/// rx buffers come from the open request's pool and pass to the caller, tx takes ownership of every packet and
-/// releases it after the write. Control members may block briefly on ioctl/netlink, are serialised internally and
+/// rx buffers come from the open request's pool and pass to the caller (each rx queue keeps one posted buffer across
+/// calls, so an empty poll rents nothing), tx takes ownership of every packet and releases it after the write. Control members may block briefly on ioctl/netlink, are serialised internally and
 /// may be called from any thread.</para>
 /// </remarks>
 public sealed class TapNetdev : KernelInterfaceNetdev
 {
     /// <summary>Largest MTU: the whole frame (MTU + Ethernet + two VLAN tags) must fit a packet buffer.</summary>
-    public const int MaxMtuValue = PacketBuffer.MaxFrameSize - LibC.ETH_HLEN - 8;
+    public const int MaxMtuValue = PacketBuffer.MaxFrameSize - EthernetHeader.Length - 2 * VlanHeader.Length;
 
-    private readonly SafeFd[] _fds;
+    private readonly TapFd[] _fds;
     private readonly TapRxQueue[] _rx;
     private readonly TapTxQueue[] _tx;
     private readonly bool _persist;
@@ -37,7 +36,7 @@ public sealed class TapNetdev : KernelInterfaceNetdev
     private int _localPrefix = -1;
     private bool _localApplied;
 
-    private TapNetdev(string name, string kernelName, int ifIndex, SafeFd[] fds, TapConfig config, NetdevOptions options, PacketPool pool)
+    private TapNetdev(string name, string kernelName, int ifIndex, TapFd[] fds, TapConfig config, NetdevOptions options, PacketPool pool)
         : base(name, TapNetdevProvider.TypeName, kernelName, ifIndex)
     {
         _fds = fds;
@@ -48,8 +47,8 @@ public sealed class TapNetdev : KernelInterfaceNetdev
         _tx = new TapTxQueue[fds.Length];
         for (int i = 0; i < fds.Length; i++)
         {
-            _rx[i] = new TapRxQueue(this, i, fds[i].Fd, pool);
-            _tx[i] = new TapTxQueue(this, i, fds[i].Fd);
+            _rx[i] = new TapRxQueue(this, i, fds[i], pool);
+            _tx[i] = new TapTxQueue(this, i, fds[i]);
         }
         Capabilities = new NetdevCapabilities
         {
@@ -63,9 +62,9 @@ public sealed class TapNetdev : KernelInterfaceNetdev
     {
         device = null;
         error = null;
-        bool existed = !requestedName.Contains("%d", StringComparison.Ordinal) && LibC.IfNameToIndex(requestedName, out _).IsSuccess;
-        short flags = (short)(LibC.IFF_TAP | LibC.IFF_NO_PI | (config.Queues > 1 ? LibC.IFF_MULTI_QUEUE : 0));
-        var fds = new List<SafeFd>();
+        bool existed = !requestedName.Contains("%d", StringComparison.Ordinal) && NetDevice.NameToIndex(requestedName, out _).IsSuccess;
+        var flags = TunFlags.Tap | TunFlags.NoPacketInfo | (config.Queues > 1 ? TunFlags.MultiQueue : TunFlags.None);
+        var fds = new List<TapFd>();
         string kernelName = requestedName;
         bool persistSet = false;
         Errno e = Errno.Success;
@@ -74,7 +73,7 @@ public sealed class TapNetdev : KernelInterfaceNetdev
         {
             for (int q = 0; q < config.Queues; q++)
             {
-                e = Tun.OpenQueue(q == 0 ? requestedName : kernelName, flags, out var fd, out string actual);
+                e = TapFd.Open(q == 0 ? requestedName : kernelName, flags, out var fd, out string actual);
                 if (e.IsError)
                 {
                     if (existed && e == Errno.EINVAL && !File.Exists($"/sys/class/net/{requestedName}/tun_flags"))
@@ -92,7 +91,7 @@ public sealed class TapNetdev : KernelInterfaceNetdev
             }
             if (config.Persist)
             {
-                e = Tun.SetPersist(fds[0].Fd, true);
+                e = fds[0].SetPersist(true);
                 if (e.IsError) { error = $"tap: {kernelName}: TUNSETPERSIST: {e}"; return e; }
                 persistSet = !existed;
             }
@@ -123,7 +122,7 @@ public sealed class TapNetdev : KernelInterfaceNetdev
         {
             if (device is null)
             {
-                if (persistSet && fds.Count > 0) Tun.SetPersist(fds[0].Fd, false);
+                if (persistSet && fds.Count > 0) fds[0].SetPersist(false);
                 if (tap is not null) tap.Dispose();
                 else foreach (var fd in fds) fd.Dispose();
             }
@@ -220,7 +219,7 @@ public sealed class TapNetdev : KernelInterfaceNetdev
                 ip.TryWriteBytes(addr, out _);
                 var e = RtNetlink.AddIPv4Address(IfIndex, addr, prefix);
                 if (e.IsError) { error = $"tap: {KernelName}: cannot add {ip}/{prefix}: {e}"; return e; }
-                e = NetDevice.UpdateFlags(KernelName, 0, LibC.IFF_UP, out int old);
+                e = NetDevice.UpdateFlags(KernelName, InterfaceFlags.None, InterfaceFlags.Up, out _);
                 if (e.IsError) { error = $"tap: {KernelName}: cannot bring the interface up: {e}"; return e; }
                 _localApplied = true;
                 BumpChangeSeq();
@@ -237,19 +236,14 @@ public sealed class TapNetdev : KernelInterfaceNetdev
 
     /// <inheritdoc/>
     protected override KernelInterfaceState ClassifyRemoval() =>
-        Tun.GetInterface(_fds[0].Fd, out _, out _).IsSuccess ? KernelInterfaceState.OtherNamespace : KernelInterfaceState.Gone;
+        _fds[0].GetInterface(out _, out _).IsSuccess ? KernelInterfaceState.OtherNamespace : KernelInterfaceState.Gone;
 
     /// <inheritdoc/>
     protected override void OnGone()
     {
         // A detached tun fd polls EPOLLERR forever; put an eventfd that never fires in its place so a poll
         // thread sleeping on WaitFd sleeps. The fd number (WaitFd) stays the same.
-        foreach (var fd in _fds)
-        {
-            if (LibC.EventFd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC, out int idle).IsError) continue;
-            LibC.Dup3(idle, fd.Fd, LibC.O_CLOEXEC);
-            LibC.Close(idle);
-        }
+        foreach (var fd in _fds) fd.ReplaceWithIdleDescriptor();
     }
 
     /// <inheritdoc/>
@@ -257,61 +251,61 @@ public sealed class TapNetdev : KernelInterfaceNetdev
     {
         base.Dispose(disposing);
         if (!disposing) return;
-        foreach (var fd in _fds) fd.Dispose();
         foreach (var rx in _rx) rx.Free();
+        foreach (var fd in _fds) fd.Dispose();
     }
 }
 
-/// <summary>Receive queue of a <see cref="TapNetdev"/>: readv of one frame per call into a pool buffer.</summary>
+/// <summary>
+/// Receive queue of a <see cref="TapNetdev"/>: one read per frame into a pool buffer. The queue keeps its posted
+/// buffer across calls (an empty poll rents and returns nothing) and releases it when the device is disposed.
+/// </summary>
 internal sealed unsafe class TapRxQueue : NetdevRxQueue
 {
-    private const int OverflowSize = 64 * 1024;
     private readonly TapNetdev _tap;
-    private readonly int _fd;
+    private readonly TapFd _fd;
+    private readonly int _waitFd;
     private readonly PacketPool _pool;
-    private byte* _overflow;
-    private LibC.iovec* _iov;
+    private PacketBuffer? _posted;
 
-    public TapRxQueue(TapNetdev device, int index, int fd, PacketPool pool) : base(device, index)
+    public TapRxQueue(TapNetdev device, int index, TapFd fd, PacketPool pool) : base(device, index)
     {
         _tap = device;
         _fd = fd;
+        _waitFd = fd.Fd;
         _pool = pool;
-        _overflow = (byte*)NativeMemory.Alloc(OverflowSize);
-        _iov = (LibC.iovec*)NativeMemory.Alloc((nuint)(2 * sizeof(LibC.iovec)));
-        _iov[1].iov_base = _overflow;
-        _iov[1].iov_len = OverflowSize;
     }
 
-    public override int WaitFd => _fd;
+    public override int WaitFd => _waitFd;
 
     public override int Receive(ref PacketBatch batch)
     {
         if (_tap.Gone)
         {
             // The fd is now an idle eventfd; a write racing with the swap may have bumped its counter: reset it.
-            LibC.ReadV(_fd, _iov + 1, 1, out _);
+            _fd.DiscardFrame();
             return 0;
         }
         int added = 0;
         int attempts = batch.FreeCount;
         while (attempts-- > 0)
         {
-            if (!_pool.TryRent(out var packet))
+            var packet = _posted;
+            if (packet is null)
             {
-                // No buffer: discard one frame so the fd does not stay readable forever.
-                if (LibC.ReadV(_fd, _iov + 1, 1, out _).IsError) break;
-                Stats.RxDropped++;
-                Stats.RxNoBuffer++;
-                continue;
+                if (!_pool.TryRent(out packet))
+                {
+                    // No buffer: discard one frame so the fd does not stay readable forever.
+                    if (_fd.DiscardFrame().IsError) break;
+                    Stats.RxDropped++;
+                    Stats.RxNoBuffer++;
+                    continue;
+                }
+                _posted = packet; // rented buffers come reset for receive
             }
-            packet.ResetForReceive();
-            _iov[0].iov_base = packet.DataPointer;
-            _iov[0].iov_len = PacketBuffer.MaxFrameSize;
-            var e = LibC.ReadV(_fd, _iov, 2, out int n);
+            var e = _fd.ReadFrame(packet.DataPointer, PacketBuffer.MaxFrameSize, out int n);
             if (e.IsError)
             {
-                packet.Release();
                 if (e != Errno.EAGAIN && e != Errno.EINTR)
                 {
                     Stats.RxErrors++;
@@ -321,17 +315,16 @@ internal sealed unsafe class TapRxQueue : NetdevRxQueue
             }
             if (n > PacketBuffer.MaxFrameSize)
             {
-                packet.Release();
                 Stats.RxErrors++;
                 Stats.RxTruncated++;
-                continue;
+                continue; // the posted buffer stays posted
             }
-            if (n < LibC.ETH_HLEN)
+            if (n < EthernetHeader.Length)
             {
-                packet.Release();
                 Stats.RxErrors++;
                 continue;
             }
+            _posted = null;
             packet.SetLength(n);
             batch.TryAdd(packet);
             Stats.RxPackets++;
@@ -344,16 +337,15 @@ internal sealed unsafe class TapRxQueue : NetdevRxQueue
     public override int Drain()
     {
         int drained = 0;
-        while (LibC.ReadV(_fd, _iov + 1, 1, out _).IsSuccess) drained++;
+        while (_fd.DiscardFrame().IsSuccess) drained++;
         return drained;
     }
 
+    /// <summary>Returns the posted buffer to the pool (device dispose, no queue call in progress).</summary>
     internal void Free()
     {
-        NativeMemory.Free(_overflow);
-        NativeMemory.Free(_iov);
-        _overflow = null;
-        _iov = null;
+        _posted?.Release();
+        _posted = null;
     }
 }
 
@@ -361,14 +353,13 @@ internal sealed unsafe class TapRxQueue : NetdevRxQueue
 internal sealed unsafe class TapTxQueue : NetdevTxQueue
 {
     private readonly TapNetdev _tap;
-    private readonly int _fd;
+    private readonly TapFd _fd;
 
-    public TapTxQueue(TapNetdev device, int index, int fd) : base(device, index)
+    public TapTxQueue(TapNetdev device, int index, TapFd fd) : base(device, index)
     {
         _tap = device;
         _fd = fd;
     }
-
     public override int Send(ref PacketBatch batch)
     {
         int sent = 0;
@@ -388,7 +379,7 @@ internal sealed unsafe class TapTxQueue : NetdevTxQueue
             }
             else
             {
-                var e = LibC.Write(_fd, packet.DataPointer, packet.Length, out int n);
+                var e = _fd.WriteFrame(packet.DataPointer, packet.Length, out int n);
                 if (e.IsSuccess)
                 {
                     Stats.TxPackets++;

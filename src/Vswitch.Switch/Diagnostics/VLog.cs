@@ -72,8 +72,25 @@ public sealed class VLogModule
         set => Volatile.Write(ref _level, (int)value);
     }
 
-    /// <summary>True when a message at <paramref name="level"/> would be written.</summary>
+    /// <summary>
+    /// True when a message at <paramref name="level"/> would be written. Callers on paths a packet can trigger test it
+    /// before building the message's fields (formatting, boxing): <c>if (log.IsEnabled(VLogLevel.Dbg)) log.Dbg(...)</c>.
+    /// </summary>
     public bool IsEnabled(VLogLevel level) => level != VLogLevel.Off && level <= Level;
+
+    /// <summary>
+    /// True when a message at <paramref name="level"/> is enabled and <paramref name="limit"/> lets one through now,
+    /// which takes the rate limit's token (and first writes the count of messages it suppressed). Then write the
+    /// message with <see cref="Log"/>; when false, build nothing:
+    /// <c>if (log.IsEnabled(VLogLevel.Warn, limit)) log.Log(VLogLevel.Warn, "...", ("flow", Format(flow)))</c>.
+    /// </summary>
+    public bool IsEnabled(VLogLevel level, VLogRateLimit limit)
+    {
+        ArgumentNullException.ThrowIfNull(limit);
+        if (!IsEnabled(level) || !limit.Allow(out long suppressed)) return false;
+        if (suppressed > 0) VLog.Write(this, level, $"Dropped {suppressed} log messages in last interval due to excessive rate", []);
+        return true;
+    }
 
     /// <summary>Writes a message with optional structured fields (<c>key=value</c>).</summary>
     public void Log(VLogLevel level, string message, params ReadOnlySpan<(string Key, object? Value)> fields)
@@ -82,13 +99,14 @@ public sealed class VLogModule
         VLog.Write(this, level, message, fields);
     }
 
-    /// <summary>Writes a message only if <paramref name="limit"/> allows it (for anything a packet can trigger).</summary>
+    /// <summary>
+    /// Writes a message only if <paramref name="limit"/> allows it (for anything a packet can trigger). The fields are
+    /// built by the caller before this call; where that costs (formatting, boxing) use
+    /// <see cref="IsEnabled(VLogLevel, VLogRateLimit)"/> first.
+    /// </summary>
     public void LogLimited(VLogRateLimit limit, VLogLevel level, string message, params ReadOnlySpan<(string Key, object? Value)> fields)
     {
-        if (!IsEnabled(level)) return;
-        if (!limit.Allow(out long suppressed)) return;
-        if (suppressed > 0) VLog.Write(this, level, $"Dropped {suppressed} log messages in last interval due to excessive rate", []);
-        VLog.Write(this, level, message, fields);
+        if (IsEnabled(level, limit)) VLog.Write(this, level, message, fields);
     }
 
     /// <summary>Error.</summary>

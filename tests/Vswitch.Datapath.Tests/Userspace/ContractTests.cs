@@ -85,9 +85,11 @@ public class ContractTests
         var p = Manual();
         p.Open(NewName(), true, out var dp);
         bool? result = null;
-        var waiter = new Thread(() => result = dp!.RecvWait(-1));
+        bool calling = false;
+        var waiter = new Thread(() => { Volatile.Write(ref calling, true); result = dp!.RecvWait(-1); }) { Name = Wait.UniqueThreadName("recvwait") };
         waiter.Start();
-        Thread.Sleep(30);
+        Wait.For(() => Volatile.Read(ref calling), "the waiter to call RecvWait");
+        Wait.ForThreadAsleep(waiter.Name!, Wait.InFutex, "the waiter to block in RecvWait");
         Assert.True(dp!.Destroy().IsSuccess);
         Assert.True(waiter.Join(5000), "RecvWait(-1) must return when the datapath is destroyed");
         Assert.False(result);
@@ -206,10 +208,11 @@ public class ContractTests
         Assert.Equal(t.P2.Name, name);
         Assert.Equal(Errno.EAGAIN, dp.PortPoll(out _));
         // Deletion, noticed by a waiter on another thread.
-        bool woke = false;
-        var waiter = new Thread(() => woke = dp.PortPollWait(5000));
+        bool woke = false, calling = false;
+        var waiter = new Thread(() => { Volatile.Write(ref calling, true); woke = dp.PortPollWait(5000); }) { Name = Wait.UniqueThreadName("portpoll") };
         waiter.Start();
-        Thread.Sleep(20);
+        Wait.For(() => Volatile.Read(ref calling), "the waiter to call PortPollWait");
+        Wait.ForThreadAsleep(waiter.Name!, Wait.InFutex, "the waiter to block in PortPollWait");
         Assert.True(dp.PortDel(1).IsSuccess);
         Assert.True(waiter.Join(5000));
         Assert.True(woke);

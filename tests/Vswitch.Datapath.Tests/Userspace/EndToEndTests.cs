@@ -47,21 +47,19 @@ public class EndToEndTests
                 if (round == 0)
                 {
                     // Let the handler install the ten flows (the first packets are delivered by execute).
-                    long until = Environment.TickCount64 + 10_000;
-                    while ((t.Stats.Flows < 10 || received.Count < 10) && Environment.TickCount64 < until)
+                    Wait.Until(() =>
                     {
-                        Thread.Sleep(2);
                         received.AddRange(t.Drain(t.P2));
-                    }
+                        return t.Stats.Flows >= 10 && received.Count >= 10;
+                    });
                 }
                 received.AddRange(t.Drain(t.P2));
             }
-            long deadline = Environment.TickCount64 + 10_000;
-            while (received.Count < 200 && Environment.TickCount64 < deadline)
+            Wait.Until(() =>
             {
-                Thread.Sleep(5);
                 received.AddRange(t.Drain(t.P2));
-            }
+                return received.Count >= 200;
+            });
         }
         finally
         {
@@ -109,12 +107,11 @@ public class EndToEndTests
                 Assert.True(dp1.LocalPort.Inject(p));
             }
             int got = 0;
-            long deadline = Environment.TickCount64 + 10_000;
-            while (got < 50 && Environment.TickCount64 < deadline)
+            Wait.Until(() =>
             {
                 while (host.TryTake(out var p)) { Assert.Equal(frame, p.Data.ToArray()); p.Release(); got++; }
-                Thread.Sleep(2);
-            }
+                return got >= 50;
+            });
             Assert.Equal(50, got);
         }
         finally

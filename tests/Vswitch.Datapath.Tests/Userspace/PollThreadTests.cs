@@ -15,9 +15,16 @@ public class PollThreadTests
 
     private static void WaitProcessed(ManualDatapath t, ulong expected)
     {
-        long deadline = Environment.TickCount64 + 10_000;
-        while (Processed(t) < expected && Environment.TickCount64 < deadline) Thread.Sleep(2);
+        Wait.Until(() => Processed(t) >= expected);
         Assert.Equal(expected, Processed(t));
+    }
+
+    /// <summary>Both poll threads of <paramref name="t"/> (named pmdN-&lt;datapath&gt;) asleep in epoll_wait.</summary>
+    private static void WaitPollThreadsAsleep(ManualDatapath t, int threads)
+    {
+        string suffix = ("pmd0-" + t.Dp.Name)[5..Math.Min(15, 5 + t.Dp.Name.Length)]; // the kernel keeps 15 characters
+        Wait.ForThreadsAsleep(comm => comm.StartsWith("pmd", StringComparison.Ordinal) && comm.EndsWith(suffix, StringComparison.Ordinal),
+            threads, Wait.InEpoll, "the poll threads to sleep in epoll_wait");
     }
 
     [Fact]
@@ -31,20 +38,33 @@ public class PollThreadTests
         Assert.All(table.PerThread, q => Assert.NotEmpty(q));
     }
 
+    [Theory]
+    [InlineData(0, 1, new[] { false })]              // manual mode: the control context is the only sender
+    [InlineData(1, 1, new[] { true })]               // poll thread 0 and the control context share queue 0
+    [InlineData(1, 2, new[] { false, false })]       // one queue each
+    [InlineData(2, 2, new[] { true, false })]        // senders 0 and 2 (control) on queue 0, sender 1 alone on queue 1
+    [InlineData(2, 4, new[] { false, false, false, false })]
+    public void TxQueueIsLockedOnlyWhenMoreThanOneSenderMapsToIt(int pollThreads, int txQueues, bool[] shared)
+    {
+        using var t = new ManualDatapath(new UserspaceDatapathOptions { PollThreads = pollThreads }, memOptions: $"queues={txQueues}");
+        var port = t.Dp.Backend.Ports.ByNumber[1]!;
+        Assert.Equal(shared, port.TxShared);
+        Assert.Equal(txQueues, port.TxLocks.Length);
+    }
+
     [Fact]
     public void ThreadsForwardFromEveryQueueAndWakeFromSleep()
     {
         using var t = new ManualDatapath(new UserspaceDatapathOptions { PollThreads = 2 }, memOptions: "queues=2,capacity=4096", poolSize: 8192);
         var frame = TestFrames.Udp4();
         t.Put(TestFrames.KeyOf(frame, 1), Masks.InPortOnly(), Actions.Output(2));
-        Thread.Sleep(150); // let the threads go to sleep in epoll
+        WaitPollThreadsAsleep(t, 2);
         for (int i = 0; i < 1000; i++) Assert.True(t.P1.Inject(frame, i % 2));
         WaitProcessed(t, 1000);
         int got = 0;
-        long deadline = Environment.TickCount64 + 5000;
-        while (got < 1000 && Environment.TickCount64 < deadline) got += t.Drain(t.P2).Count;
+        Wait.Until(() => (got += t.Drain(t.P2).Count) >= 1000);
         Assert.Equal(1000, got);
-        Thread.Sleep(150);
+        WaitPollThreadsAsleep(t, 2);
         t.P1.Inject(frame, 1);
         WaitProcessed(t, 1001);
     }
@@ -57,6 +77,7 @@ public class PollThreadTests
         var keys = frames.Select(f => TestFrames.KeyOf(f, 1)).ToArray();
         foreach (var k in keys) t.Put(k, Masks.TcpDst(), Actions.Output(2));
         ulong injected = 0;
+        long changes = 0;
         Exception? error = null;
         using var stop = new CancellationTokenSource();
         var traffic = new Thread(() =>
@@ -66,7 +87,7 @@ public class PollThreadTests
                 int i = 0;
                 while (!stop.IsCancellationRequested)
                 {
-                    if (t.P1.Inject(frames[i++ % frames.Length])) injected++;
+                    if (t.P1.Inject(frames[i++ % frames.Length])) Interlocked.Increment(ref injected);
                     else Thread.Yield();
                     if ((i & 255) == 0) t.Drain(t.P2);
                 }
@@ -90,13 +111,15 @@ public class PollThreadTests
                     }
                     t.Dp.FlowDumpStart(out var d);
                     while (d!.Next(out _).IsSuccess) { }
+                    Interlocked.Increment(ref changes);
                 }
             }
             catch (Exception e) { error = e; }
         });
         traffic.Start();
         control.Start();
-        Thread.Sleep(1500);
+        // Enough of both, overlapping, to matter: counted, not timed.
+        Wait.Until(() => Interlocked.Read(ref injected) >= 10_000 && Interlocked.Read(ref changes) >= 1_000 || error is not null);
         stop.Cancel();
         traffic.Join();
         control.Join();
@@ -125,7 +148,7 @@ public class PollThreadTests
             {
                 while (!stop.IsCancellationRequested)
                 {
-                    if (t.P1.Inject(frame)) injected++;
+                    if (t.P1.Inject(frame)) Interlocked.Increment(ref injected);
                     else Thread.Yield();
                 }
             }
@@ -134,7 +157,8 @@ public class PollThreadTests
         traffic.Start();
         try
         {
-            Thread.Sleep(100);
+            // Traffic is flowing through port 2 when it goes.
+            Wait.For(() => t.Stats.Hit >= 100 || error is not null, "traffic through port 2");
             Assert.True(t.Dp.PortDel(2).IsSuccess);
             Assert.True(t.P2.IsDisposed);
             // Ports come and go while traffic flows.
@@ -144,7 +168,9 @@ public class PollThreadTests
                 Assert.True(t.Dp.PortAdd(dev, out var no).IsSuccess);
                 Assert.True(t.Dp.PortDel(no).IsSuccess);
             }
-            Thread.Sleep(100);
+            // And keeps flowing (to the deleted port) after the churn.
+            ulong after = Processed(t);
+            Wait.For(() => Processed(t) >= after + 100 || error is not null, "traffic after the port churn");
         }
         finally
         {

@@ -30,7 +30,7 @@ public class AfPacketConformanceTests : NetdevConformanceTests
     {
         KernelHarness.RequireRoot();
         string dutEnd = NewDeviceName(), farEnd = Ip.UniqueName("f");
-        Ip.Run($"link add {dutEnd} type veth peer name {farEnd}");
+        Ip.AddVeth(dutEnd, farEnd);
         try
         {
             KernelHarness.Quiet(dutEnd);

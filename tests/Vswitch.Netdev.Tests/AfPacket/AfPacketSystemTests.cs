@@ -17,7 +17,7 @@ internal sealed class VethInNamespace : IDisposable
         NsEnd = Ip.UniqueName("i");
         try
         {
-            Ip.Run($"link add {HostEnd} mtu {mtu} type veth peer name {NsEnd} mtu {mtu} netns {Namespace.Name}");
+            Ip.AddVeth(HostEnd, NsEnd, $"mtu {mtu}", $"mtu {mtu} netns {Namespace.Name}");
             Ip.Run($"link set {HostEnd} up");
             Namespace.Exec($"ip link set {NsEnd} up");
         }
@@ -99,7 +99,7 @@ public sealed class AfPacketSystemTests : IDisposable
         string end1 = Ip.UniqueName("t"), end2 = Ip.UniqueName("u");
         try
         {
-            Ip.Run($"link add {end1} type veth peer name {end2}");
+            Ip.AddVeth(end1, end2);
             Ip.Run($"link set {end1} up");
             Ip.Run($"link set {end2} up");
             using var a = Devices.Open(_pool, "afpacket", end1, "");
@@ -142,7 +142,12 @@ public sealed class AfPacketSystemTests : IDisposable
         for (int i = 0; i < 5; i++) Assert.Equal(1, Devices.SendFrame(dev, _pool, frame));
         Assert.True(Devices.WaitFor(() =>
             long.Parse(v.Namespace.Exec($"cat /sys/class/net/{v.NsEnd}/statistics/rx_packets").Trim()) >= before + 5));
-        bool readBack = Devices.ReceiveUntil(dev, (_, f) => f.AsSpan().SequenceEqual(frame), 300);
+        // Control: a datagram from the namespace reaches our socket after anything it queued for our own sends.
+        string net = TestSubnet.Next();
+        v.Namespace.Exec($"ip addr add {net}.1/24 dev {v.NsEnd} && ip neigh replace {net}.2 lladdr 02:00:00:00:00:02 dev {v.NsEnd} && echo control > /dev/udp/{net}.2/7777");
+        bool readBack = false;
+        Assert.True(Devices.ReceiveUntil(dev, (_, f) => { readBack |= f.AsSpan().SequenceEqual(frame); return IsOurUdp(f); }),
+            "the control datagram from the namespace did not arrive");
         Assert.False(readBack, "a frame we transmitted was received again");
         Assert.Equal(5UL, dev.GetStats().TxPackets);
     }
@@ -198,15 +203,15 @@ public sealed class AfPacketSystemTests : IDisposable
         Assert.True(Devices.WaitFor(() => dev.GetLinkState(out var s).IsSuccess && s == LinkState.Up), "link up");
         long seq = dev.ChangeSeq;
         v.Namespace.Exec($"ip link set {v.NsEnd} down");
-        Assert.True(Devices.WaitFor(() => dev.ChangeSeq > seq && dev.GetLinkState(out var s).IsSuccess && s == LinkState.Down),
+        Assert.True(Devices.WaitFor(() => dev.ChangeSeq > seq && dev.GetLinkState(out var s).IsSuccess && s == LinkState.Down, 1000),
             "carrier loss not seen within 1 s");
         seq = dev.ChangeSeq;
         v.Namespace.Exec($"ip link set {v.NsEnd} up");
-        Assert.True(Devices.WaitFor(() => dev.ChangeSeq > seq && dev.GetLinkState(out var s).IsSuccess && s == LinkState.Up));
+        Assert.True(Devices.WaitFor(() => dev.ChangeSeq > seq && dev.GetLinkState(out var s).IsSuccess && s == LinkState.Up, 1000));
 
         seq = dev.ChangeSeq;
         Ip.Run($"link del {v.HostEnd}");
-        Assert.True(Devices.WaitFor(() => dev.ChangeSeq > seq && dev.InterfaceState == KernelInterfaceState.Gone), "deletion not seen");
+        Assert.True(Devices.WaitFor(() => dev.ChangeSeq > seq && dev.InterfaceState == KernelInterfaceState.Gone, 1000), "deletion not seen");
         Assert.True(dev.GetLinkState(out var state).IsSuccess);
         Assert.Equal(LinkState.Down, state);
         var batch = new PacketBatch();

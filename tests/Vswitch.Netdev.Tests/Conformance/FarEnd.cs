@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Vswitch.Packets;
 
 namespace Vswitch.Netdev.Tests.Conformance;
@@ -25,9 +24,8 @@ internal static class FarEnd
     /// </summary>
     public static bool TryReceive(Netdev far, Queue<byte[]> received, Span<byte> buffer, TimeSpan timeout, out int length)
     {
-        var clock = Stopwatch.StartNew();
         var batch = new PacketBatch();
-        while (received.Count == 0)
+        Wait.Until(() =>
         {
             for (int q = 0; q < far.RxQueueCount; q++)
             {
@@ -35,13 +33,12 @@ internal static class FarEnd
                 for (int i = 0; i < batch.Count; i++) received.Enqueue(batch[i].Data.ToArray());
                 batch.ReleaseAll();
             }
-            if (received.Count > 0) break;
-            if (clock.Elapsed >= timeout)
-            {
-                length = 0;
-                return false;
-            }
-            Thread.Sleep(1);
+            return received.Count > 0;
+        }, timeout);
+        if (received.Count == 0)
+        {
+            length = 0;
+            return false;
         }
         var frame = received.Dequeue();
         frame.CopyTo(buffer);

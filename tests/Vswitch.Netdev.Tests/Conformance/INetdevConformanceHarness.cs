@@ -18,7 +18,7 @@ namespace Vswitch.Netdev.Tests.Conformance;
 /// kernel interface and so read by the DUT from the tap fd (rx); a frame the DUT writes to the tap fd (tx) is
 /// received by the kernel interface and shows up on the socket (drop <c>PACKET_OUTGOING</c> frames so the
 /// harness's own sends are not read back).</item>
-/// <item><c>afpacket</c>: a veth pair created in the test (names <c>vsw</c> + short random id, deleted in
+/// <item><c>afpacket</c>: a veth pair created in the test (names from <c>Ip.UniqueName</c>, recorded for the sweep, deleted in
 /// <see cref="IDisposable.Dispose"/>): the DUT is opened on one end, the harness's <c>AF_PACKET</c> socket is
 /// bound to the other end. Both ends must be up.</item>
 /// </list>

@@ -374,22 +374,19 @@ public sealed class MemoryNetdevTests : IDisposable
     {
         using var dev = _provider.OpenDevice("vswa", _pool);
         var rxq = dev.GetRxQueue(0);
-        Span<byte> counter = stackalloc byte[8];
-
         // Not armed: a producer makes no system call, the eventfd stays unreadable.
         Assert.True(dev.Inject(Frame(1)));
-        Assert.Equal(Errno.EAGAIN, LibC.Read(rxq.WaitFd, counter, out _));
+        Assert.Equal(Errno.EAGAIN, EventFd.Read(rxq.WaitFd, out _));
         Assert.False(rxq.PrepareToWait());           // pending: do not sleep
         Assert.Equal(1, rxq.Drain());
 
         Assert.True(rxq.PrepareToWait());            // armed
         Assert.True(dev.Inject(Frame(2)));           // wakes the sleeper once
         Assert.True(dev.Inject(Frame(3)));
-        Assert.Equal(Errno.Success, LibC.Read(rxq.WaitFd, counter, out int n));
-        Assert.Equal(8, n);
-        Assert.Equal(1UL, BinaryPrimitives.ReadUInt64LittleEndian(counter));
+        Assert.Equal(Errno.Success, EventFd.Read(rxq.WaitFd, out ulong counter));
+        Assert.Equal(1UL, counter);
         rxq.FinishWait();
-        Assert.Equal(Errno.EAGAIN, LibC.Read(rxq.WaitFd, counter, out _));
+        Assert.Equal(Errno.EAGAIN, EventFd.Read(rxq.WaitFd, out _));
         Assert.Equal(2, rxq.Drain());
     }
 
@@ -403,12 +400,14 @@ public sealed class MemoryNetdevTests : IDisposable
         const int perProducer = 20_000;
         int total = perProducer * producers;
         var rxq = b.GetRxQueue(0);
-        Assert.True(LibC.EpollCreate(LibC.EPOLL_CLOEXEC, out int epfd).IsSuccess);
+        Assert.Equal(Errno.Success, EpollSet.Create(out var epoll));
         int lostWakeups = 0;
+        int sleeps = 0;        // times the consumer went to sleep in epoll_wait
+        bool consumerDone = false;
         var threads = new List<Thread>();
         try
         {
-            Assert.Equal(Errno.Success, LibC.EpollCtl(epfd, LibC.EPOLL_CTL_ADD, rxq.WaitFd, LibC.EPOLLIN, 0));
+            Assert.Equal(Errno.Success, epoll!.Add(rxq.WaitFd, 0));
             for (int t = 0; t < producers; t++)
             {
                 int id = t;
@@ -428,7 +427,12 @@ public sealed class MemoryNetdevTests : IDisposable
                         }
                         seq += n;
                         tx.Send(ref batch);
-                        if ((seq & 1023) < n) Thread.Sleep(1); // let the consumer fall asleep now and then
+                        if ((seq & 1023) < n)
+                        {
+                            // Now and then, pause until the consumer has fallen asleep: the next send must wake it.
+                            int asleep = Volatile.Read(ref sleeps);
+                            Wait.Until(() => Volatile.Read(ref sleeps) != asleep || Volatile.Read(ref consumerDone));
+                        }
                     }
                 });
                 threads.Add(producer);
@@ -436,7 +440,7 @@ public sealed class MemoryNetdevTests : IDisposable
             }
 
             var rx = new PacketBatch();
-            Span<LibC.epoll_event> events = stackalloc LibC.epoll_event[1];
+            Span<EpollEvent> events = stackalloc EpollEvent[1];
             var last = new int[producers];
             Array.Fill(last, -1);
             int received = 0;
@@ -445,8 +449,9 @@ public sealed class MemoryNetdevTests : IDisposable
             {
                 if (rxq.Receive(ref rx) == 0 && rxq.PrepareToWait())
                 {
-                    LibC.EpollWait(epfd, events, 2000, out int ready);
-                    rxq.FinishWait();
+                    Interlocked.Increment(ref sleeps);
+                    epoll!.Wait(events, 2000, out int ready);
+                    rxq.FinishWait(signalled: ready > 0);
                     // Waking by timeout with packets pending is a lost wake-up.
                     if (ready == 0 && rxq.Receive(ref rx) > 0) lostWakeups++;
                 }
@@ -460,6 +465,7 @@ public sealed class MemoryNetdevTests : IDisposable
                 received += rx.Count;
                 rx.ReleaseAll();
             }
+            Volatile.Write(ref consumerDone, true);
             foreach (var t in threads) t.Join();
             received += Receive(b, 0).Count;
             Assert.Equal(total, received + (int)a.GetStats().TxDropped);
@@ -469,8 +475,9 @@ public sealed class MemoryNetdevTests : IDisposable
         }
         finally
         {
+            Volatile.Write(ref consumerDone, true);
             foreach (var t in threads) t.Join();
-            LibC.Close(epfd);
+            epoll?.Dispose();
         }
     }
 }

@@ -13,7 +13,7 @@ internal sealed class Forwarder : IDisposable
     private readonly Netdev _b;
     private readonly Thread _thread;
     private volatile bool _stop;
-    private int _epoll = -1;
+    private EpollSet? _epoll;
 
     public Forwarder(Netdev a, Netdev b)
     {
@@ -30,13 +30,13 @@ internal sealed class Forwarder : IDisposable
     {
         try
         {
-            Assert.True(LibC.EpollCreate(LibC.EPOLL_CLOEXEC, out _epoll).IsSuccess);
+            Assert.True(EpollSet.Create(out _epoll).IsSuccess);
             var queues = new List<(NetdevRxQueue Rx, Netdev To)>();
             for (int i = 0; i < _a.RxQueueCount; i++) queues.Add((_a.GetRxQueue(i), _b));
             for (int i = 0; i < _b.RxQueueCount; i++) queues.Add((_b.GetRxQueue(i), _a));
             for (int i = 0; i < queues.Count; i++)
-                Assert.True(LibC.EpollCtl(_epoll, LibC.EPOLL_CTL_ADD, queues[i].Rx.WaitFd, LibC.EPOLLIN, (ulong)i).IsSuccess);
-            var events = new LibC.epoll_event[8];
+                Assert.True(_epoll!.Add(queues[i].Rx.WaitFd, (ulong)i).IsSuccess);
+            var events = new EpollEvent[8];
             var batch = new PacketBatch();
             while (!_stop)
             {
@@ -48,7 +48,7 @@ internal sealed class Forwarder : IDisposable
                         to.GetTxQueue(0).Send(ref batch);
                     }
                 }
-                LibC.EpollWait(_epoll, events, 50, out _);
+                _epoll!.Wait(events, 50, out _);
             }
         }
         catch (Exception ex)
@@ -61,6 +61,6 @@ internal sealed class Forwarder : IDisposable
     {
         _stop = true;
         _thread.Join(2000);
-        if (_epoll >= 0) LibC.Close(_epoll);
+        _epoll?.Dispose();
     }
 }

@@ -5,13 +5,22 @@ namespace Vswitch.Netdev.Tests.SystemTests;
 /// <summary>Runs iproute2 and other commands for system tests; failures throw with the command's stderr.</summary>
 internal static class Ip
 {
-    private static int _swept;
+    /// <summary>
+    /// A unique interface name of this run, recorded for the sweep (<see cref="TestObjects"/>):
+    /// <c>vsw_&lt;run&gt;</c> + <paramref name="kind"/> + random hex, 15 bytes.
+    /// </summary>
+    public static string UniqueName(string kind) => TestObjects.NewLink(kind[0]);
 
-    /// <summary>A unique name: "vsw" + <paramref name="kind"/> + random hex, at most 15 bytes.</summary>
-    public static string UniqueName(string kind = "")
+    /// <summary>
+    /// Creates a veth pair <paramref name="end1"/>/<paramref name="end2"/> (names from <see cref="UniqueName"/>) with
+    /// extra <c>ip link add</c> arguments for each end (e.g. <c>mtu 9000</c>, <c>netns NS</c> for the peer), and marks
+    /// the ends left in this namespace with the run's alias.
+    /// </summary>
+    public static void AddVeth(string end1, string end2, string end1Args = "", string end2Args = "")
     {
-        string name = "vsw" + kind + Guid.NewGuid().ToString("N");
-        return name[..15];
+        Run($"link add {end1} {end1Args} type veth peer name {end2} {end2Args}");
+        TestObjects.MarkLink(end1);
+        if (!end2Args.Contains("netns ", StringComparison.Ordinal)) TestObjects.MarkLink(end2);
     }
 
     /// <summary>Runs <paramref name="file"/> with <paramref name="args"/>; returns (exit code, stdout, stderr).</summary>
@@ -46,30 +55,14 @@ internal static class Ip
     /// <summary>Runs a shell command inside namespace <paramref name="ns"/>.</summary>
     public static (int Code, string Out, string Err) InNamespace(string ns, string command, int timeoutMs = 20_000) =>
         Exec("ip", $"netns exec {ns} bash -c \"{command.Replace("\"", "\\\"", StringComparison.Ordinal)}\"", timeoutMs);
-
-    /// <summary>
-    /// Once per test run: deletes stale <c>vsw*</c> network namespaces left by crashed runs (older than ten
-    /// minutes, so concurrent runs are not disturbed). Veth pairs inside them go with them.
-    /// </summary>
-    public static void SweepStaleOnce()
-    {
-        if (Interlocked.Exchange(ref _swept, 1) != 0) return;
-        if (!Directory.Exists("/run/netns")) return;
-        foreach (var path in Directory.GetFiles("/run/netns", "vsw*"))
-        {
-            if (DateTime.UtcNow - File.GetLastWriteTimeUtc(path) > TimeSpan.FromMinutes(10))
-                TryRun($"netns del {Path.GetFileName(path)}");
-        }
-    }
 }
 
-/// <summary>A network namespace named vsw&lt;random&gt;, deleted on dispose even after failures.</summary>
+/// <summary>A network namespace named vsw_&lt;run&gt;n&lt;random&gt; (recorded for the sweep), deleted on dispose even after failures.</summary>
 internal sealed class NetNamespace : IDisposable
 {
     public NetNamespace()
     {
-        Ip.SweepStaleOnce();
-        Name = Ip.UniqueName("n");
+        Name = TestObjects.NewNamespace();
         Ip.Run($"netns add {Name}");
         Exec("ip link set lo up");
     }
@@ -112,13 +105,13 @@ internal sealed class IperfServer : IDisposable
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
         _process = System.Diagnostics.Process.Start(psi)!;
+        TestObjects.RecordProcess(_process); // no time limit of its own: the sweep ends it if we die first
         _process.OutputDataReceived += (_, _) => { };
         _process.ErrorDataReceived += (_, _) => { };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        // Wait until it listens on 5201.
-        var deadline = Environment.TickCount64 + 3000;
-        while (Environment.TickCount64 < deadline && !ns.TryExec("ss -ltn | grep -q ':5201 '").Code.Equals(0)) Thread.Sleep(20);
+        Wait.For(() => _process.HasExited || ns.TryExec("ss -ltn | grep -q ':5201 '").Code == 0, "iperf3 -s to listen on port 5201");
+        Assert.False(_process.HasExited, $"iperf3 -s exited with {(_process.HasExited ? _process.ExitCode : 0)}");
     }
 
     public void Dispose()

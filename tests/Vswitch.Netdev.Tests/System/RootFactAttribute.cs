@@ -12,7 +12,7 @@ internal static class SystemTestRequirements
         if (!OperatingSystem.IsLinux()) return "system tests need Linux";
         if (Environment.UserName != "root" && GetEuid() != 0) return "system tests need root (CAP_NET_ADMIN)";
         if (!File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip") && !File.Exists("/usr/bin/ip")) return "system tests need iproute2 (ip)";
-        if (!File.Exists(Tun.CloneDevicePath)) return "system tests need /dev/net/tun";
+        if (!File.Exists(TapFd.CloneDevicePath)) return "system tests need /dev/net/tun";
         return null;
     }
 
@@ -66,7 +66,7 @@ public sealed class RootVlanFactAttribute : FactAttribute
 
     private static string? ProbeVlan()
     {
-        string ns = Ip.UniqueName("q");
+        string ns = TestObjects.NewNamespace('q');
         try
         {
             if (Ip.Exec("ip", $"netns add {ns}").Code != 0) return "cannot create a namespace to probe VLAN support";

@@ -34,6 +34,7 @@ public sealed class TapConformanceTests : NetdevConformanceTests
         if (rc.IsError) throw new InvalidOperationException(error);
         try
         {
+            TestObjects.MarkLink(name);
             KernelHarness.Quiet(name);
             if (device!.UpdateFlags(NetdevFlags.None, NetdevFlags.Up, out _).IsError) throw new InvalidOperationException("cannot bring tap up");
             var far = KernelHarness.OpenFarEnd(pool, name);
