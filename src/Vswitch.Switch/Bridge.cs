@@ -221,15 +221,31 @@ public sealed class Bridge : IDisposable
 
         // The datapath cannot open a device on the side, or the old device holds the interface: close it first.
         Datapath.DeletePort(old.PortNo);
-        err = Datapath.AddPort(spec.Name, spec.Type, spec.Options, out var newNo, out detail);
+        err = AddAt(spec, old.PortNo, out var newNo, out detail);
         if (err.IsSuccess) return newNo;
         RestoreOld(old);
         throw new BridgeException($"bridge {Name}: cannot reconfigure port {spec.Name} (type {spec.Type}): {detail ?? err.ToString()}; the old device was re-opened");
     }
 
+    /// <summary>Opens <paramref name="spec"/>'s device and adds it as port <paramref name="portNo"/> when the datapath can; else any number.</summary>
+    private Errno AddAt(BridgePortSpec spec, uint portNo, out uint newNo, out string? detail)
+    {
+        newNo = 0;
+        var err = Datapath.OpenDevice(spec.Name, spec.Type, spec.Options, out var device, out detail);
+        if (err == Errno.EOPNOTSUPP) return Datapath.AddPort(spec.Name, spec.Type, spec.Options, out newNo, out detail);
+        if (err.IsError) return err;
+        err = Datapath.AddOpenedPort(device!, portNo, out newNo);
+        if (err.IsError)
+        {
+            device!.Dispose();
+            detail = $"datapath refused the device: {err}";
+        }
+        return err;
+    }
+
     private void RestoreOld(BridgePort old)
     {
-        var back = Datapath.AddPort(old.Spec.Name, old.Spec.Type, old.Spec.Options, out var oldNo, out var why);
+        var back = AddAt(old.Spec, old.PortNo, out var oldNo, out var why);
         if (back.IsError)
         {
             SetPorts(Array.FindAll(_ports, p => p.PortNo != old.PortNo));
