@@ -50,9 +50,27 @@ public static class ControlClient
         try
         {
             using var stream = new NetworkStream(socket, ownsSocket: false);
-            stream.Write(ControlProtocol.EncodeRequest(command, args));
-            var line = ControlProtocol.ReadLine(stream, 64 << 20)
-                ?? throw new ControlClientException($"{path}: the switch closed the connection without answering");
+            IOException? writeError = null;
+            try
+            {
+                stream.Write(ControlProtocol.EncodeRequest(command, args));
+            }
+            catch (IOException ex)
+            {
+                // The switch may answer and close before reading (e.g. "busy"): its answer is still there to read.
+                writeError = ex;
+            }
+            byte[]? line;
+            try
+            {
+                line = ControlProtocol.ReadLine(stream, 64 << 20);
+            }
+            catch (IOException) when (writeError is not null)
+            {
+                line = null;
+            }
+            if (line is null && writeError is not null) throw writeError;
+            if (line is null) throw new ControlClientException($"{path}: the switch closed the connection without answering");
             if (!ControlProtocol.TryDecodeResponse(line, out var result, out var error)) throw new ControlClientException($"{path}: {error}");
             return result;
         }

@@ -30,7 +30,10 @@ public static class ControlProtocol
         return ms.ToArray();
     }
 
-    /// <summary>Decodes a request line; false with an error for malformed JSON or missing fields.</summary>
+    /// <summary>
+    /// Decodes a request line; false with an error for malformed JSON (including invalid UTF-8 and nesting deeper than 64),
+    /// missing fields or wrong types. Never throws, whatever the bytes.
+    /// </summary>
     public static bool TryDecodeRequest(ReadOnlySpan<byte> line, out string command, out List<string> args, out string? error)
     {
         command = "";
@@ -58,8 +61,11 @@ public static class ControlProtocol
             }
             return true;
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or ArgumentException or FormatException)
         {
+            // InvalidOperationException: a string that is not valid UTF-8 cannot be transcoded (GetString).
+            command = "";
+            args = [];
             error = $"malformed request: {ex.Message}";
             return false;
         }

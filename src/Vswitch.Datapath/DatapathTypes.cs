@@ -29,6 +29,17 @@ public readonly record struct DatapathStats
     public ulong ActionDrops { get; init; }
 }
 
+/// <summary>Upcall counters of one input port (<see cref="IDatapath.GetPortUpcallStats"/>).</summary>
+public readonly record struct DatapathPortUpcallStats
+{
+    /// <summary>Upcalls queued for the port's packets.</summary>
+    public ulong Upcalls { get; init; }
+    /// <summary>Upcalls dropped: the port's queue or the whole queue was full (also those evicted for a shorter port queue), or nobody listened.</summary>
+    public ulong Lost { get; init; }
+    /// <summary>Upcalls waiting to be received now.</summary>
+    public ulong Pending { get; init; }
+}
+
 /// <summary>Statistics of one datapath flow (OVS's <c>dpif_flow_stats</c>).</summary>
 public readonly record struct DatapathFlowStats
 {

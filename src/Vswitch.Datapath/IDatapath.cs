@@ -136,7 +136,9 @@ public interface IDatapath : IDisposable
     /// <remarks>
     /// Errors: <c>EINVAL</c> with <paramref name="error"/> naming the problem for a key/mask the datapath refuses (e.g. an
     /// in_port that is not an exact match, L4 port matches without an exact eth_type and IP protocol, reserved bytes set)
-    /// or actions it cannot run (output port ≥ <see cref="MaxPorts"/>, nesting too deep, trunc below 14 bytes);
+    /// or actions it cannot run (output port ≥ <see cref="MaxPorts"/>, trunc below 14 bytes) or must refuse whoever built them:
+    /// every provider enforces <see cref="Odp.OdpActionLimits"/> (at most 32 KB as netlink attributes, i.e. 4,096 outputs, and
+    /// nesting at most 8 deep), since callers that build actions in code do not go through the parser;
     /// <c>EFBIG</c> when creating would exceed the flow limit. On any error the flow table is unchanged.
     /// A modification is visible to all poll threads within one batch; a new flow from the next lookup; packets already
     /// cached for the flow see the new actions. Blocking: briefly (serialised with other control calls).
@@ -168,7 +170,7 @@ public interface IDatapath : IDisposable
     /// <remarks>
     /// Ownership: the datapath takes ownership of <paramref name="packet"/> in every case (sent, dropped or released).
     /// Blocking: no (a full tx queue drops and counts). Errors: <c>EINVAL</c> for actions the datapath refuses (as in
-    /// <see cref="FlowPut"/>); the packet is released then. Packets sent to a missing port are counted as action drops.
+    /// <see cref="FlowPut"/>, <see cref="Odp.OdpActionLimits"/> included); the packet is released then. Packets sent to a missing port are counted as action drops.
     /// Threads: any; executes are serialised among themselves, and share tx queues with poll threads safely.
     /// </remarks>
     Errno Execute(PacketBuffer packet, OdpActionList actions);
@@ -198,6 +200,19 @@ public interface IDatapath : IDisposable
 
     /// <summary>Discards every queued upcall, releasing their packets (OVS's recv_purge).</summary>
     Errno RecvPurge();
+
+    /// <summary>
+    /// Reads the upcall counters of input port <paramref name="portNo"/>: upcalls queued, upcalls lost (the port's queue or
+    /// the datapath's was full, or nobody listened) and upcalls pending. A datapath that queues upcalls per port (the
+    /// userspace one: per-port queues served round-robin, so one port's miss storm does not cost the others their
+    /// upcalls) counts them per port. Never blocks. <c>ENOENT</c> for a number ≥ <see cref="MaxPorts"/>; <c>EOPNOTSUPP</c>
+    /// (the default) when the datapath keeps no per-port upcall counters.
+    /// </summary>
+    Errno GetPortUpcallStats(uint portNo, out DatapathPortUpcallStats stats)
+    {
+        stats = default;
+        return Errno.EOPNOTSUPP;
+    }
 
     /// <summary>
     /// Reads the datapath-wide sFlow sampling probability, as a fraction of <see cref="uint.MaxValue"/> (0 = off).

@@ -172,8 +172,12 @@ public sealed class Bridge : IDisposable
     }
 
     /// <summary>
-    /// Changes a port's configuration. A VLAN-only change is applied in place; a change of type or options re-opens the
-    /// device (delete + add; on failure the old port is restored and <see cref="BridgeException"/> thrown).
+    /// Changes a port's configuration. A VLAN-only change is applied in place. A change of type or options opens the new
+    /// device <b>before</b> the old one is touched, so a change the provider refuses (unknown type or option, bad value,
+    /// missing interface) leaves the running port, its device and its counters exactly as they were; only then is the old
+    /// device replaced by the new one under the same port number. When the new device cannot be opened while the old one
+    /// holds the interface (<c>EBUSY</c>/<c>EEXIST</c>, e.g. a single-queue tap of the same name), the old device is closed
+    /// first and restored if the new one still fails. Throws <see cref="BridgeException"/> when the change is refused.
     /// </summary>
     public BridgePort ReconfigurePort(BridgePortSpec spec)
     {
@@ -187,16 +191,7 @@ public sealed class Bridge : IDisposable
             }
             else
             {
-                Datapath.DeletePort(old.PortNo);
-                var err = Datapath.AddPort(spec.Name, spec.Type, spec.Options, out var portNo, out var detail);
-                if (err.IsError)
-                {
-                    var back = Datapath.AddPort(old.Spec.Name, old.Spec.Type, old.Spec.Options, out var oldNo, out _);
-                    if (back.IsSuccess && oldNo != old.PortNo)
-                        SetPorts([.. Array.FindAll(_ports, p => p.PortNo != old.PortNo), old with { PortNo = oldNo }]);
-                    throw new BridgeException($"bridge {Name}: cannot reconfigure port {spec.Name} (type {spec.Type}): {detail ?? err.ToString()}");
-                }
-                updated = new BridgePort(spec, portNo);
+                updated = new BridgePort(spec, ReplaceDevice(old, spec));
             }
             SetPorts([.. Array.FindAll(_ports, p => p.PortNo != old.PortNo), updated]);
             Macs.FlushPort(old.PortNo);
@@ -204,6 +199,62 @@ public sealed class Bridge : IDisposable
         }
         RevalidateNow(RevalidationScope.All);
         return FindPort(spec.Name)!;
+    }
+
+    /// <summary>Replaces <paramref name="old"/>'s device by one for <paramref name="spec"/>; returns the new port number.</summary>
+    private uint ReplaceDevice(BridgePort old, BridgePortSpec spec)
+    {
+        BridgeException Refused(Errno err, string? detail) =>
+            new($"bridge {Name}: cannot reconfigure port {spec.Name} (type {spec.Type}): {detail ?? err.ToString()}; the port is unchanged");
+
+        var err = Datapath.OpenDevice(spec.Name, spec.Type, spec.Options, out var device, out var detail);
+        if (err.IsSuccess)
+        {
+            Datapath.DeletePort(old.PortNo);
+            err = Datapath.AddOpenedPort(device!, old.PortNo, out var portNo);
+            if (err.IsSuccess) return portNo;
+            device!.Dispose();
+            RestoreOld(old);
+            throw Refused(err, $"datapath refused the new device: {err}");
+        }
+        if (err != Errno.EOPNOTSUPP && err != Errno.EBUSY && err != Errno.EEXIST) throw Refused(err, detail);
+
+        // The datapath cannot open a device on the side, or the old device holds the interface: close it first.
+        Datapath.DeletePort(old.PortNo);
+        err = AddAt(spec, old.PortNo, out var newNo, out detail);
+        if (err.IsSuccess) return newNo;
+        RestoreOld(old);
+        throw new BridgeException($"bridge {Name}: cannot reconfigure port {spec.Name} (type {spec.Type}): {detail ?? err.ToString()}; the old device was re-opened");
+    }
+
+    /// <summary>Opens <paramref name="spec"/>'s device and adds it as port <paramref name="portNo"/> when the datapath can; else any number.</summary>
+    private Errno AddAt(BridgePortSpec spec, uint portNo, out uint newNo, out string? detail)
+    {
+        newNo = 0;
+        var err = Datapath.OpenDevice(spec.Name, spec.Type, spec.Options, out var device, out detail);
+        if (err == Errno.EOPNOTSUPP) return Datapath.AddPort(spec.Name, spec.Type, spec.Options, out newNo, out detail);
+        if (err.IsError) return err;
+        err = Datapath.AddOpenedPort(device!, portNo, out newNo);
+        if (err.IsError)
+        {
+            device!.Dispose();
+            detail = $"datapath refused the device: {err}";
+        }
+        return err;
+    }
+
+    private void RestoreOld(BridgePort old)
+    {
+        var back = AddAt(old.Spec, old.PortNo, out var oldNo, out var why);
+        if (back.IsError)
+        {
+            SetPorts(Array.FindAll(_ports, p => p.PortNo != old.PortNo));
+            s_log.Err("port lost while restoring it", ("bridge", Name), ("port", old.Name), ("error", why ?? back.ToString()));
+        }
+        else if (oldNo != old.PortNo)
+        {
+            SetPorts([.. Array.FindAll(_ports, p => p.PortNo != old.PortNo), old with { PortNo = oldNo }]);
+        }
     }
 
     private void SetPorts(BridgePort[] ports)

@@ -51,28 +51,43 @@ public sealed class DatapathBridgeAdapter : IBridgeDatapath
     public Errno AddPort(string name, string type, NetdevOptions options, out uint portNo, out string? error)
     {
         portNo = 0;
-        if (!_netdevs.TryGetProvider(type, out var provider))
-        {
-            error = $"unknown port type '{type}' (known types: {string.Join(", ", _netdevs.Providers.Select(p => p.Type))})";
-            return Errno.EINVAL;
-        }
-        if (!NetdevRegistry.ValidateOptionKeys(provider, options, out error)) return Errno.EINVAL;
-        var err = provider.Open(new NetdevOpenRequest(name, options, _pool), out var device, out error);
-        if (err.IsError || device is null)
-        {
-            error ??= $"cannot open {type} device {name}: {err}";
-            return err.IsError ? err : Errno.EINVAL;
-        }
-        err = _dp.Handle.PortAdd(device, IDatapath.NoPort, out portNo);
+        var err = OpenDevice(name, type, options, out var device, out error);
+        if (err.IsError) return err;
+        err = _dp.Handle.PortAdd(device!, IDatapath.NoPort, out portNo);
         if (err.IsError)
         {
-            device.Dispose();
+            device!.Dispose();
             error = $"datapath {Name}: port add {name}: {err}";
             return err;
         }
         error = null;
         return Errno.Success;
     }
+
+    /// <inheritdoc/>
+    public Errno OpenDevice(string name, string type, NetdevOptions options, out Netdev.Netdev? device, out string? error)
+    {
+        device = null;
+        if (!_netdevs.TryGetProvider(type, out var provider))
+        {
+            error = $"unknown port type '{type}' (known types: {string.Join(", ", _netdevs.Providers.Select(p => p.Type))})";
+            return Errno.EINVAL;
+        }
+        if (!NetdevRegistry.ValidateOptionKeys(provider, options, out error)) return Errno.EINVAL;
+        var err = provider.Open(new NetdevOpenRequest(name, options, _pool), out device, out error);
+        if (err.IsError || device is null)
+        {
+            device?.Dispose();
+            device = null;
+            error ??= $"cannot open {type} device {name}: {err}";
+            return err.IsError ? err : Errno.EINVAL;
+        }
+        return Errno.Success;
+    }
+
+    /// <inheritdoc/>
+    public Errno AddOpenedPort(Netdev.Netdev device, uint requestedPortNo, out uint portNo) =>
+        _dp.Handle.PortAdd(device, requestedPortNo == uint.MaxValue ? IDatapath.NoPort : requestedPortNo, out portNo);
 
     /// <inheritdoc/>
     public Errno DeletePort(uint portNo) => _dp.Handle.PortDel(portNo);
@@ -98,8 +113,9 @@ public sealed class DatapathBridgeAdapter : IBridgeDatapath
         {
             NetdevStats s = default;
             try { s = p.Device.GetStats(); } catch (ObjectDisposedException) { }
+            _dp.Handle.GetPortUpcallStats(p.PortNo, out var u);   // zero when the datapath does not count per port
             list.Add(new BridgeDatapathPort(p.PortNo, p.Name, p.Type, s.RxPackets, s.RxBytes, s.TxPackets, s.TxBytes,
-                s.RxDropped + s.RxNoBuffer, s.TxDropped + s.TxMtuDropped));
+                s.RxDropped + s.RxNoBuffer, s.TxDropped + s.TxMtuDropped, Upcalls: u.Upcalls, UpcallsLost: u.Lost));
         }
         list.Sort(static (a, b) => a.PortNo.CompareTo(b.PortNo));
         return list;

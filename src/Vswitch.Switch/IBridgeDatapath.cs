@@ -17,9 +17,11 @@ namespace Vswitch.Switch;
 /// <param name="RxDropped">Packets dropped on receive.</param>
 /// <param name="TxDropped">Packets dropped on send.</param>
 /// <param name="InterfaceName">The kernel interface behind the port (e.g. the tap device's name), when there is one.</param>
+/// <param name="Upcalls">Upcalls queued for packets received on the port (0 when the datapath does not count per port).</param>
+/// <param name="UpcallsLost">Upcalls of the port dropped (its queue was full, or the datapath's).</param>
 public sealed record BridgeDatapathPort(uint PortNo, string Name, string Type,
     ulong RxPackets = 0, ulong RxBytes = 0, ulong TxPackets = 0, ulong TxBytes = 0, ulong RxDropped = 0, ulong TxDropped = 0,
-    string? InterfaceName = null);
+    string? InterfaceName = null, ulong Upcalls = 0, ulong UpcallsLost = 0);
 
 /// <summary>Datapath-wide counters, as <c>dpctl/show</c> prints them.</summary>
 /// <param name="Hit">Packets that matched a flow.</param>
@@ -59,6 +61,30 @@ public interface IBridgeDatapath : IDisposable
     /// provider. Nothing is added on error.
     /// </summary>
     Errno AddPort(string name, string type, NetdevOptions options, out uint portNo, out string? error);
+
+    /// <summary>
+    /// Opens the device a port would have (provider <paramref name="type"/>, <paramref name="options"/> fully validated, the
+    /// device opened) without adding it, so a reconfiguration can be refused before the running port is touched. On success
+    /// the caller owns <paramref name="device"/> and passes it to <see cref="AddOpenedPort"/> or disposes it. Errors as
+    /// <see cref="AddPort"/>; <c>EBUSY</c>/<c>EEXIST</c> when the kernel interface is held by another open device (e.g. the
+    /// port's own, for a single-queue tap). <c>EOPNOTSUPP</c> (the default) when the datapath has no separate open step.
+    /// </summary>
+    Errno OpenDevice(string name, string type, NetdevOptions options, out Netdev.Netdev? device, out string? error)
+    {
+        device = null;
+        error = $"datapath {Name}: opening a device without adding it is not supported";
+        return Errno.EOPNOTSUPP;
+    }
+
+    /// <summary>
+    /// Adds a device from <see cref="OpenDevice"/> as port <paramref name="requestedPortNo"/> (or the lowest free number for
+    /// <c>uint.MaxValue</c>). On success the datapath owns the device; on error the caller keeps it. <c>EOPNOTSUPP</c> by default.
+    /// </summary>
+    Errno AddOpenedPort(Netdev.Netdev device, uint requestedPortNo, out uint portNo)
+    {
+        portNo = 0;
+        return Errno.EOPNOTSUPP;
+    }
 
     /// <summary>Removes port <paramref name="portNo"/> and closes its device. <c>ENOENT</c> when there is no such port.
     /// Flows that output to it stay until revalidated.</summary>

@@ -23,6 +23,9 @@ public static class ConfigLoader
         string text;
         try
         {
+            var size = new FileInfo(path).Length;
+            if (size > ConfigDocumentReader.MaxFileBytes)
+                throw new ConfigException(path, 0, 0, "", $"file too large: {size} bytes (at most {ConfigDocumentReader.MaxFileBytes})");
             text = File.ReadAllText(path);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -97,6 +97,12 @@ public static class OdpActionParser
             return false;
         }
         actions = reader.Result!;
+        if (!OdpActionLimits.TryCheck(actions, out var limit))
+        {
+            actions = OdpActionList.Drop;
+            error = new OdpParseError(start, limit);
+            return false;
+        }
         error = default;
         return true;
     }

@@ -32,10 +32,11 @@ internal sealed class OdpFlowKeyValidator : IFlowKeyValidator
 /// <summary>Action checks done at flow put and execute (what the datapath can run).</summary>
 internal static class ActionValidation
 {
-    public const int MaxNesting = 8;
+    public const int MaxNesting = OdpActionLimits.MaxNesting;
 
+    /// <summary>The size and nesting limits (<see cref="OdpActionLimits"/>) first, then what this datapath can run.</summary>
     public static bool Validate(OdpActionList actions, int maxPorts, [NotNullWhen(false)] out string? error) =>
-        Validate(actions, maxPorts, 0, out error);
+        OdpActionLimits.TryCheck(actions, out error) && Validate(actions, maxPorts, 0, out error);
 
     private static bool Validate(OdpActionList actions, int maxPorts, int depth, [NotNullWhen(false)] out string? error)
     {

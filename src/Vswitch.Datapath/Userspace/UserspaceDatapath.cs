@@ -44,7 +44,7 @@ internal sealed class UserspaceDatapath
         Name = name;
         MaxPorts = options.MaxPorts;
         Classifier = new Classifier();
-        _upcalls = new UpcallQueue(options.UpcallQueueCapacity);
+        _upcalls = new UpcallQueue(options.UpcallQueueCapacity, options.UpcallQueuePerPortCapacity, options.MaxPorts);
         // Senders (tx queue users): poll thread i is sender i; the control context (Execute, and PollOnce in manual
         // mode, both serialised by _execLock) is sender PollThreads. A port's tx queue q serves the senders s with
         // s mod TxQueueCount == q; a queue with exactly one sender is used without a lock.
@@ -86,7 +86,7 @@ internal sealed class UserspaceDatapath
         if ((_listenMask & (int)DatapathListenMask.Miss) == 0)
         {
             packet.Release();
-            _upcalls.CountLost();
+            _upcalls.CountLost(key.InPort);
             return;
         }
         _upcalls.TryEnqueue(new DatapathUpcall(DatapathUpcallType.Miss, key, packet));
@@ -98,7 +98,7 @@ internal sealed class UserspaceDatapath
         if ((_listenMask & (int)DatapathListenMask.Action) == 0)
         {
             packet.Release();
-            _upcalls.CountLost();
+            _upcalls.CountLost(key.InPort);
             return;
         }
         _upcalls.TryEnqueue(new DatapathUpcall(DatapathUpcallType.Action, key, packet, pid, userdata));
@@ -534,4 +534,14 @@ internal sealed class UserspaceDatapath
     }
 
     internal int QueuedUpcalls => _upcalls.Count;
+
+    public Errno GetPortUpcallStats(uint portNo, out DatapathPortUpcallStats stats)
+    {
+        stats = default;
+        if (_destroyed) return Errno.ENODEV;
+        if (portNo >= (uint)MaxPorts) return Errno.ENOENT;
+        var (queued, lost, pending) = _upcalls.PortStats(portNo);
+        stats = new DatapathPortUpcallStats { Upcalls = (ulong)queued, Lost = (ulong)lost, Pending = (ulong)pending };
+        return Errno.Success;
+    }
 }

@@ -207,6 +207,13 @@ public sealed class UserspaceDatapathHandle : IDatapath
     public Errno RecvPurge() => Dead ? Errno.ENODEV : _dp.RecvPurge();
 
     /// <inheritdoc/>
+    public Errno GetPortUpcallStats(uint portNo, out DatapathPortUpcallStats stats)
+    {
+        stats = default;
+        return Dead ? Errno.ENODEV : _dp.GetPortUpcallStats(portNo, out stats);
+    }
+
+    /// <inheritdoc/>
     public Errno GetSflowProbability(out uint probability)
     {
         probability = _dp.SflowProbability;

@@ -15,8 +15,15 @@ public sealed record UserspaceDatapathOptions
     /// <summary>Flow limit; creating more fails with <c>EFBIG</c>. Default 65,536.</summary>
     public int MaxFlows { get; init; } = 65536;
 
-    /// <summary>Upcalls held at most; more are dropped and counted as lost. Default 1024.</summary>
+    /// <summary>Upcalls held at most, all ports together; more are dropped and counted as lost. Default 1024.</summary>
     public int UpcallQueueCapacity { get; init; } = 1024;
+
+    /// <summary>
+    /// Upcalls held at most for one input port. 0 (default) = the whole <see cref="UpcallQueueCapacity"/>: fairness then comes
+    /// from round-robin service over the ports and from longest-queue drop when the queue is full (an upcall of a port with a
+    /// shorter queue takes the place of the newest upcall of the longest one), so a port alone may use the whole queue.
+    /// </summary>
+    public int UpcallQueuePerPortCapacity { get; init; }
 
     /// <summary>Exact-match cache entries per poll thread (rounded up to a power of two). Default 8192, as OVS's EMC.</summary>
     public int EmcEntries { get; init; } = 8192;
@@ -31,6 +38,8 @@ public sealed record UserspaceDatapathOptions
             : MaxPorts is < 2 or > 65535 ? $"MaxPorts={MaxPorts}: must be 2..65535"
             : MaxFlows is < 1 or > 10_000_000 ? $"MaxFlows={MaxFlows}: must be 1..10000000"
             : UpcallQueueCapacity is < 1 or > 1 << 20 ? $"UpcallQueueCapacity={UpcallQueueCapacity}: must be 1..1048576"
+            : UpcallQueuePerPortCapacity < 0 || UpcallQueuePerPortCapacity > UpcallQueueCapacity
+                ? $"UpcallQueuePerPortCapacity={UpcallQueuePerPortCapacity}: must be 0..UpcallQueueCapacity ({UpcallQueueCapacity})"
             : EmcEntries is < 16 or > 1 << 20 ? $"EmcEntries={EmcEntries}: must be 16..1048576"
             : LocalPortQueues is < 1 or > 64 ? $"LocalPortQueues={LocalPortQueues}: must be 1..64"
             : null;

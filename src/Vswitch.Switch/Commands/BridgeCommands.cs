@@ -19,7 +19,8 @@ public static class BridgeCommands
             foreach (var b in list) b.FlushFdb();
             inv.Output.WriteLine("table successfully flushed");
         });
-        registry.Register("bridge/counters", "[BR]", 0, 1, "show per-bridge counters: upcalls, flows installed/modified/deleted, MAC moves", inv =>
+        registry.Register("bridge/counters", "[BR]", 0, 1,
+            "show per-bridge counters (upcalls, flows installed/modified/deleted, MAC moves) and per-port upcalls and upcalls lost", inv =>
         {
             var list = inv.Args.Count == 1 ? [bridges.Find(inv.Args[0])] : bridges.Bridges;
             foreach (var b in list)
@@ -27,6 +28,9 @@ public static class BridgeCommands
                 var c = b.Counters;
                 inv.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{b.Name}: upcalls:{c.Upcalls} flows_installed:{c.FlowsInstalled} flows_modified:{c.FlowsModified} flows_deleted:{c.FlowsDeleted} mac_moves:{c.MacMoves}"));
+                foreach (var p in b.Datapath.ListPorts())
+                    inv.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"  port {p.PortNo} ({p.Name}): upcalls:{p.Upcalls} upcalls_lost:{p.UpcallsLost}"));
             }
         });
         registry.Register("ofproto/trace", "BR FLOW", 2, 2, "show what BR would do with a packet described by FLOW (datapath flow syntax)", inv =>

@@ -127,7 +127,19 @@ public static class NormalForwarding
             return Drop(mask, -1, wireVid is null or 0
                 ? $"untagged frame not allowed on port {inPort.Name} ({Describe(inPort.Vlan)})"
                 : $"VLAN {wireVid} not allowed on port {inPort.Name} ({Describe(inPort.Vlan)})", steps);
-        steps?.Add(wireVid is null ? $"untagged frame: internal VLAN {vlan}" : $"tagged VID {wireVid}: internal VLAN {vlan}");
+        if (wireVid == 0)
+        {
+            // A priority tag counts as untagged only if nothing follows it: a second tag would be the outermost one once
+            // the priority tag is popped (for an access port's VLAN or a native VLAN sent untagged), and would then select
+            // a VLAN on the next switch (VLAN hopping). The decision depends on whether an inner tag is present.
+            mask.Vlan1Tci = FlowKey.VlanCfi;
+            if ((key.Vlan1Tci & FlowKey.VlanCfi) != 0)
+                return Drop(mask, -1, string.Create(CultureInfo.InvariantCulture,
+                    $"priority-tagged frame (VID 0, TPID 0x{key.Vlan0Tpid:x4}) carries a second VLAN tag (VID {key.Vlan1Tci & VidMask}, TPID 0x{key.Vlan1Tpid:x4}) on port {inPort.Name}: dropped, its inner tag must not select a VLAN"), steps);
+        }
+        steps?.Add(wireVid is null ? $"untagged frame: internal VLAN {vlan}"
+            : wireVid == 0 ? $"priority-tagged frame (VID 0) without a second tag: internal VLAN {vlan}"
+            : $"tagged VID {wireVid}: internal VLAN {vlan}");
 
         mask.EthSrc = MacAddress.Broadcast;
         mask.EthDst = MacAddress.Broadcast;
